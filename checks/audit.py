@@ -1,0 +1,3 @@
+"""Checks of the audit section."""
+
+from __future__ import annotations

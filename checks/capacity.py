@@ -1,0 +1,3 @@
+"""Checks of the capacity section."""
+
+from __future__ import annotations

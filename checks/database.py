@@ -1,0 +1,3 @@
+"""Checks of the database section."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Checks of the final section."""
+
+from __future__ import annotations

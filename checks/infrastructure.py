@@ -1,0 +1,3 @@
+"""Checks of the infrastructure section."""
+
+from __future__ import annotations

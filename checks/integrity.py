@@ -1,0 +1,3 @@
+"""Checks of the integrity section."""
+
+from __future__ import annotations

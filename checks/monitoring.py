@@ -1,0 +1,3 @@
+"""Checks of the monitoring section."""
+
+from __future__ import annotations

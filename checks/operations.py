@@ -1,0 +1,3 @@
+"""Checks of the operations section."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Checks of the performance section."""
+
+from __future__ import annotations

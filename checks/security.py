@@ -1,0 +1,3 @@
+"""Checks of the security section."""
+
+from __future__ import annotations

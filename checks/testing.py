@@ -1,0 +1,3 @@
+"""Checks of the testing section."""
+
+from __future__ import annotations

@@ -1,0 +1,381 @@
+"""The `golive` command line (Typer). The only place that turns errors into exit codes.
+
+Heavy libraries are imported inside the commands that need them, so `golive --help`
+stays fast. Exit codes: 0 GO (or CONDITIONAL without --strict), 1 NO-GO, 2 usage or
+configuration error, 3 INCOMPLETE, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from golive import __version__
+from golive.errors import ConfigError, GoliveError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from golive.config import Config
+    from golive.registry import Registry
+
+app = typer.Typer(
+    name="golive",
+    help="Decide whether a task-orchestration stack is ready to go live, prove it, keep watching it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+ConfigOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045 - Typer needs Optional here on Python 3.10
+    typer.Option("--config", "-c", help="golive.yaml; repeat to merge overlays in order."),
+]
+EnvFileOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option("--env-file", help="KEY=VALUE file for ${VAR} references (repeatable)."),
+]
+
+
+def _stderr(no_color: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, no_color=no_color or None, highlight=False)
+
+
+@contextlib.contextmanager
+def fatal_errors() -> Iterator[None]:
+    """Turn golive's typed errors into a message on stderr and their exit code."""
+    try:
+        yield
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        n = len(exc.problems)
+        typer.echo(f"golive: {n} configuration problem{'s' if n != 1 else ''}; nothing was run", err=True)
+        raise typer.Exit(2) from None
+    except GoliveError as exc:
+        typer.echo(f"golive: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("golive: interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"golive {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """golive: go-live readiness checks, go/no-go reports and post-launch monitoring."""
+
+
+def load(config: list[str] | None, env_file: list[str] | None) -> tuple[Config, Registry]:
+    """Load configuration and the registry (with the config's plugins)."""
+    from golive.config import load_config
+    from golive.registry import build_registry
+
+    cfg = load_config(config or [], env_files=env_file or [])
+    return cfg, build_registry(cfg.plugin_paths)
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    env_file: EnvFileOpt = None,
+    section: Annotated[Optional[list[str]], typer.Option("--section", "-s", help="Only this section (repeatable).")] = None,  # noqa: UP045
+    check: Annotated[Optional[list[str]], typer.Option("--check", help="Only this check id or glob (repeatable).")] = None,  # noqa: UP045
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="Only checks with this tag (repeatable).")] = None,  # noqa: UP045
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", "-x", help="Skip checks matching this id or glob.")] = None,  # noqa: UP045
+    fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="Lowest severity that blocks: critical|high|medium|low|info.")] = None,  # noqa: UP045
+    strict: Annotated[bool, typer.Option("--strict", help="CONDITIONAL exits 1 instead of 0.")] = False,
+    allow_writes: Annotated[bool, typer.Option("--allow-writes", help="Run checks that change the target (they clean up).")] = False,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Per-check timeout in seconds (overrides defaults.timeout).")] = None,  # noqa: UP045
+    deadline: Annotated[Optional[float], typer.Option("--deadline", help="Global deadline for the whole run, in seconds.")] = None,  # noqa: UP045
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", min=1, max=64, help="Checks run at once.")] = None,  # noqa: UP045
+    fmt: Annotated[str, typer.Option("--format", "-f", help="What to print on stdout: console, json, markdown, junit, ...")] = "console",
+    output: Annotated[Optional[list[str]], typer.Option("--output", "-o", help="Write a report: FORMAT:PATH (repeatable).")] = None,  # noqa: UP045
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Compare performance with a saved baseline file.")] = None,  # noqa: UP045
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the decision banner.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Tracebacks and details of errors.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")] = False,
+) -> None:
+    """Run the checklist against the live stack, print the results, write reports."""
+    with fatal_errors():
+        code = _run(**locals())
+    raise typer.Exit(code)
+
+
+def _run(
+    *,
+    config: list[str] | None,
+    env_file: list[str] | None,
+    section: list[str] | None,
+    check: list[str] | None,
+    tag: list[str] | None,
+    exclude: list[str] | None,
+    fail_on: str | None,
+    strict: bool,
+    allow_writes: bool,
+    timeout: float | None,
+    deadline: float | None,
+    concurrency: int | None,
+    fmt: str,
+    output: list[str] | None,
+    baseline: str | None,
+    quiet: bool,
+    verbose: bool,
+    no_color: bool,
+) -> int:
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from golive.engine import Options, execute, make_redactor
+    from golive.errors import UsageError
+    from golive.models import Severity
+    from golive.output import parse_output, render, write_outputs
+    from golive.plan import resolve, select
+    from golive.reports import get as get_renderer
+    from golive.reports.console import LiveProgress, renderables
+    from golive.runner import Events
+
+    severity = None
+    if fail_on is not None:
+        try:
+            severity = Severity(fail_on.lower())
+        except ValueError:
+            raise UsageError(f"--fail-on {fail_on!r}: use one of critical, high, medium, low, info") from None
+    specs = [parse_output(o) for o in output or []]
+    get_renderer(fmt)
+    for s in specs:
+        get_renderer(s.format)
+    cfg, registry = load(config, env_file)
+    if not specs:
+        specs = [parse_output(o) for o in cfg.outputs]
+    planned = select(
+        resolve(cfg, registry), registry, cfg,
+        sections=section or (), checks=check or (), tags=tag or (), exclude=exclude or (),
+    )
+    if not planned:
+        raise UsageError("no checks selected (check --section, --check, --tag and --exclude)")
+    if timeout is not None:
+        if timeout <= 0:
+            raise UsageError("--timeout must be positive")
+        planned = [replace(p, timeout=timeout) for p in planned]
+    baseline_data = None
+    if baseline is not None:
+        from golive.baseline import load_baseline
+
+        baseline_data = load_baseline(baseline, cfg)
+
+    redactor = make_redactor(cfg)
+    out = Console(no_color=no_color or None, highlight=False, soft_wrap=False)
+    err = _stderr(no_color)
+    options = Options(
+        allow_writes=allow_writes,
+        verbose=verbose,
+        interactive=err.is_terminal,
+        concurrency=concurrency,
+        deadline=deadline,
+        fail_on=severity,
+        strict=strict,
+        baseline=baseline_data,
+        baseline_path=baseline,
+        signoffs=_signoffs(cfg),
+        selection={"sections": section or [], "checks": check or [], "tags": tag or [],
+                   "exclude": exclude or []},
+    )
+    with LiveProgress(err, len(planned), enabled=not quiet) as live:
+        events = Events(started=live.started, finished=live.finished, progress=live.progress)
+        result = execute(cfg, planned, options, redactor, events)
+    if fmt == "console":
+        for item in renderables(result, verbose=verbose, quiet=quiet):
+            out.print(item)
+    else:
+        text = render(result, fmt, redactor)
+        sys.stdout.write(text.decode() if isinstance(text, bytes) else text)
+    for spec, problem in write_outputs(result, specs, redactor):
+        if problem:
+            err.print(f"golive: could not write {spec.format} report to {spec.path}: {problem}")
+        elif not quiet and fmt == "console":
+            err.print(f"wrote {spec.format} report: {spec.path}")
+    _step_summary(result, redactor)
+    return result.decision.exit_code
+
+
+def _signoffs(cfg: Config) -> list[Any]:
+    try:
+        from golive.approvals import signoffs_for
+    except ImportError:
+        return []
+    return list(signoffs_for(cfg))
+
+
+def _step_summary(result: Any, redactor: Any) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    from golive.output import render
+    from golive.reports import formats
+
+    if "markdown" not in formats():
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            text = render(result, "markdown", redactor)
+            fh.write(text.decode() if isinstance(text, bytes) else text)
+    except OSError as exc:
+        typer.echo(f"golive: could not append to GITHUB_STEP_SUMMARY: {exc}", err=True)
+
+
+@app.command("list")
+def list_checks(
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List every registered check (built-ins and plugins)."""
+    with fatal_errors():
+        from golive.registry import build_registry
+
+        if config:
+            _, registry = load(config, None)
+        else:
+            registry = build_registry()
+        rows = [
+            {
+                "id": s.id,
+                "section": s.section,
+                "severity": s.severity.value,
+                "needs": list(s.needs),
+                "writes": s.writes,
+                "title": s.title,
+            }
+            for s in registry.sorted()
+        ]
+        generics = [
+            {"kind": s.name, "needs": list(s.needs), "title": s.title}
+            for s in sorted(registry.generics.values(), key=lambda s: s.name)
+        ]
+        if as_json:
+            import json
+
+            typer.echo(json.dumps({"checks": rows, "generic": generics}, indent=2))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{len(rows)} checks")
+        for col in ("id", "severity", "needs", "writes", "title"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(r["id"], r["severity"], ",".join(r["needs"]), "yes" if r["writes"] else "", r["title"])
+        console = Console(highlight=False)
+        console.print(table)
+        if generics:
+            gt = Table(title="generic kinds (use with `uses:` in golive.yaml)")
+            gt.add_column("kind")
+            gt.add_column("what it checks")
+            for g in generics:
+                gt.add_row(g["kind"], g["title"])
+            console.print(gt)
+
+
+@app.command()
+def explain(
+    check_id: Annotated[str, typer.Argument(help="A check id (e.g. database.connections) or generic kind (e.g. http).")],
+    config: ConfigOpt = None,
+) -> None:
+    """Explain a check: what it proves, its parameters, and how to fix a failure."""
+    with fatal_errors():
+        from golive.docs import explain_text
+        from golive.registry import build_registry
+
+        registry = load(config, None)[1] if config else build_registry()
+        typer.echo(explain_text(registry, check_id))
+
+
+@app.command()
+def validate(
+    config: ConfigOpt = None,
+    env_file: EnvFileOpt = None,
+    probe: Annotated[bool, typer.Option("--probe", help="Also report whether each target answers.")] = False,
+) -> None:
+    """Validate golive.yaml (and overlays) without running any check."""
+    with fatal_errors():
+        from golive.plan import resolve
+
+        cfg, registry = load(config, env_file)
+        planned = resolve(cfg, registry)
+        sections = {p.section for p in planned}
+        typer.echo(f"{', '.join(cfg.files)}: OK ({len(planned)} checks in {len(sections)} sections)")
+        code = 0
+        if probe:
+            code = _probe_targets(cfg)
+    raise typer.Exit(code)
+
+
+def _probe_targets(cfg: Config) -> int:
+    import asyncio
+
+    from golive.api import TARGET_KINDS
+    from golive.engine import make_redactor
+    from golive.targets import Targets
+
+    redactor = make_redactor(cfg)
+
+    async def probe_all() -> list[tuple[str, str | None]]:
+        targets = Targets(cfg, redactor)
+        kinds = [k for k in TARGET_KINDS if targets.configured(k)]
+        try:
+            reasons = await asyncio.gather(*(targets.probe(k) for k in kinds))
+        finally:
+            await targets.close()
+        return list(zip(kinds, reasons))
+
+    code = 0
+    for kind, reason in asyncio.run(probe_all()):
+        if reason is None:
+            typer.echo(f"  {kind:<13} reachable")
+        else:
+            typer.echo(f"  {kind:<13} UNREACHABLE: {reason}")
+            code = 3
+    return code
+
+
+@app.command()
+def init(
+    path: Annotated[str, typer.Argument(help="Where to write the starter checklist.")] = "golive.yaml",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter golive.yaml (the full default checklist)."""
+    with fatal_errors():
+        from importlib.resources import files
+
+        from golive.errors import UsageError
+
+        if os.path.exists(path) and not force:
+            raise UsageError(f"{path} already exists; use --force to overwrite it")
+        text = files("golive").joinpath("checklist.yaml").read_text(encoding="utf-8")
+        from golive.output import write_atomic
+
+        write_atomic(path, text)
+        typer.echo(f"wrote {path}; edit its targets, then run `golive validate --probe`")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

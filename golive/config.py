@@ -1,0 +1,518 @@
+"""golive.yaml: the configuration models and how files become a validated `Config`.
+
+Loading reads one or more files (a base plus overlays, deep-merged in order), expands
+`${VAR}` references from the environment and `--env-file`, validates the result with
+pydantic, and reports every problem at once as ``FILE:LINE:COL: key.path: message``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
+
+from golive.errors import ConfigError, Problem
+from golive.interpolate import InterpolationError, interpolate, parse_env_file
+from golive.models import Severity
+from golive.redact import looks_secret
+from golive.yamlpos import Pos, PosDict, PosList, load, read_text
+
+DEFAULT_CONFIG = "golive.yaml"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> Any:
+    """Accept seconds as a number or a string such as '500ms', '5s', '10m', '1h', '2d'."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 5, '5s', '10m' or '1h'")
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if not m:
+            raise ValueError(f"{value!r} is not a duration (use e.g. 5, '5s', '10m', '1h')")
+        return float(m.group(1)) * _UNIT[m.group(2)]
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=7 * 86400)]
+
+
+class Model(BaseModel):
+    """Base of every config model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+class HttpTarget(Model):
+    """An HTTP service golive talks to."""
+
+    url: str
+    timeout: Duration = 5.0
+    verify_tls: bool | str = True  # False, True or the path of a CA bundle
+    headers: dict[str, str] = {}
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        return _http_url(v)
+
+
+class ApiTarget(HttpTarget):
+    """The orchestrator API."""
+
+    url: str = "http://localhost:8080"
+    token: str | None = None
+    agent_id: str | None = None
+    health_path: str = "/health"
+
+
+class DatabaseTarget(Model):
+    """PostgreSQL; sessions are read-only with statement and lock timeouts."""
+
+    dsn: str = "postgresql://orchestrator@localhost:5432/orchestrator"
+    connect_timeout: Duration = 5.0
+    statement_timeout: Duration = 5.0
+    lock_timeout: Duration = 1.0
+
+
+class RedisTarget(Model):
+    """Redis."""
+
+    url: str = "redis://localhost:6379/0"
+    timeout: Duration = 5.0
+
+
+class DockerTarget(Model):
+    """The container engine (Docker Engine API, or podman's compatible socket)."""
+
+    base_url: str | None = None  # default: $DOCKER_HOST, else unix:///var/run/docker.sock
+    compose_project: str | None = None  # find containers by com.docker.compose.project
+    containers: dict[str, str] = {}  # service -> explicit container name
+    timeout: Duration = 10.0
+
+
+class PrometheusTarget(HttpTarget):
+    """Prometheus."""
+
+    url: str = "http://localhost:9090"
+
+
+class AlertmanagerTarget(HttpTarget):
+    """Alertmanager (v2 API)."""
+
+    url: str = "http://localhost:9093"
+
+
+class GrafanaTarget(HttpTarget):
+    """Grafana."""
+
+    url: str = "http://localhost:3000"
+    token: str | None = None
+
+
+class ProjectTarget(Model):
+    """The deployed project tree: files, compose files and env files."""
+
+    root: str = "."
+    compose_files: list[str] = [
+        "ops/docker-compose.yml",
+        "ops/docker-compose.prod.yml",
+        "ops/docker-compose.observability.yml",
+    ]
+    env_files: list[str] = [".env"]
+
+
+class Targets(Model):
+    """Every target is optional; checks that need a missing one are skipped."""
+
+    api: ApiTarget | None = None
+    database: DatabaseTarget | None = None
+    redis: RedisTarget | None = None
+    docker: DockerTarget | None = None
+    prometheus: PrometheusTarget | None = None
+    alertmanager: AlertmanagerTarget | None = None
+    grafana: GrafanaTarget | None = None
+    project: ProjectTarget | None = None
+
+
+class Defaults(Model):
+    """Run-wide defaults."""
+
+    timeout: Duration = 30.0
+    deadline: Duration = 900.0
+    concurrency: int = Field(4, ge=1, le=64)
+    fail_on: Severity = Severity.HIGH
+
+
+class WaiverConfig(Model):
+    """An accepted failure, with who accepted it and until when."""
+
+    reason: str = Field(min_length=1)
+    approved_by: str = Field(min_length=1)
+    expires: date
+
+
+class CheckEntry(Model):
+    """One checklist item: a registered check by id, or a generic check with `uses:`."""
+
+    id: str
+    uses: str | None = None
+    title: str | None = None
+    params: dict[str, Any] = {}
+    severity: Severity | None = None
+    enabled: bool = True
+    tags: list[str] = []
+    timeout: Duration | None = None
+    remediation: str | None = None
+    waiver: WaiverConfig | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$", v):
+            raise ValueError(f"{v!r} is not a check id of the form 'section.name'")
+        return v
+
+
+class SectionConfig(Model):
+    """A checklist section: a title and its checks, in order."""
+
+    title: str | None = None
+    checks: list[CheckEntry] = []
+
+
+class GateConfig(Model):
+    """An approval gate: which sections and checks it covers."""
+
+    title: str
+    sections: list[str] = []
+    checks: list[str] = []
+
+
+class Approvals(Model):
+    """Where sign-offs are recorded."""
+
+    ledger: str = "golive-approvals.jsonl"
+
+
+class Config(Model):
+    """A validated golive.yaml (after merging overlays and expanding variables)."""
+
+    version: Literal[1]
+    project: str = "ordinaut"
+    environment: str = "production"
+    targets: Targets = Targets()
+    defaults: Defaults = Defaults()
+    sections: dict[str, SectionConfig] = {}
+    gates: dict[str, GateConfig] | None = None
+    require_signoff: bool = False
+    approvals: Approvals = Approvals()
+    plugin_paths: list[str] = []
+    outputs: list[str] = []
+
+    _files: list[str] = PrivateAttr(default_factory=list)
+    _digest: str = PrivateAttr(default="")
+    _secrets: set[str] = PrivateAttr(default_factory=set)
+    _positions: Any = PrivateAttr(default=None)
+
+    @property
+    def files(self) -> list[str]:
+        """The files this configuration was read from, in merge order."""
+        return list(self._files)
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the files' bytes, in order: identifies the exact configuration."""
+        return self._digest
+
+    @property
+    def secrets(self) -> set[str]:
+        """Secret values found in the configuration (to register with the redactor)."""
+        return set(self._secrets)
+
+    def where(self, *loc: Any) -> Pos | None:
+        """The file position of a key path, for errors found after validation."""
+        from golive.yamlpos import position
+
+        return position(self._positions, tuple(loc)) if self._positions is not None else None
+
+    def problem(self, loc: tuple[Any, ...], message: str) -> Problem:
+        """A located problem for a key path of this configuration."""
+        pos = self.where(*loc)
+        path = _dotted(loc)
+        if pos is None:
+            return Problem(self._files[0] if self._files else "<config>", None, None, path, message)
+        return Problem(pos.file, pos.line, pos.column, path, message)
+
+    def entries(self) -> list[tuple[str, int, CheckEntry]]:
+        """Every check entry with its section name and index, in checklist order."""
+        return [(s, i, e) for s, sec in self.sections.items() for i, e in enumerate(sec.checks)]
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+def read_env_files(paths: list[str]) -> dict[str, str]:
+    """Read `--env-file` files; a missing or unreadable one is a configuration error."""
+    env: dict[str, str] = {}
+    problems: list[Problem] = []
+    for p in paths:
+        try:
+            env.update(parse_env_file(Path(p).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(p, None, None, "", f"cannot read env file: {exc}"))
+    if problems:
+        raise ConfigError(problems)
+    return env
+
+
+def load_config(
+    paths: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    env_files: list[str] | None = None,
+) -> Config:
+    """Load, merge, interpolate and validate configuration files; raise ConfigError."""
+    if not paths:
+        paths = [DEFAULT_CONFIG]
+    environ = dict(read_env_files(env_files or []))
+    environ.update(os.environ if env is None else env)  # the process environment wins
+    secrets: set[str] = set()
+
+    def expand(value: str, pos: Pos) -> str:
+        try:
+            result = interpolate(value, environ, strict_missing=True)
+        except InterpolationError as exc:
+            raise ValueError(str(exc)) from None
+        for name, val in result.used.items():
+            if val and looks_secret(name):
+                secrets.add(val)
+        return result.text
+
+    problems: list[Problem] = []
+    merged: Any = None
+    digest = hashlib.sha256()
+    for path in paths:
+        text = read_text(path)
+        digest.update(text.encode())
+        data, found = load(path, text, expand)
+        problems.extend(found)
+        if data is None and not found:
+            problems.append(Problem(path, None, None, "", "file is empty (run `golive init`)"))
+            continue
+        if data is not None and not isinstance(data, PosDict):
+            kind = type(data).__name__
+            problems.append(Problem(path, 1, 1, "", f"expected a mapping at the top, got {kind}"))
+            continue
+        merged = data if merged is None else merge(merged, data)
+    if problems:
+        raise ConfigError(problems)
+    assert isinstance(merged, PosDict)
+    _resolve_relative_paths(merged)
+    try:
+        config = Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(translate(exc, merged, paths[0])) from None
+    config._files = list(paths)
+    config._digest = "sha256:" + digest.hexdigest()
+    config._positions = merged
+    config._secrets = secrets | _secret_fields(config)
+    problems = _cross_check(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def merge(base: Any, over: Any) -> Any:
+    """Deep-merge `over` into `base`: mappings merge, lists of `id:` items merge by id."""
+    if isinstance(base, PosDict) and isinstance(over, PosDict):
+        out = PosDict(base)
+        out.pos = dict(base.pos)
+        out.origin = base.origin
+        for k, v in over.items():
+            out[k] = merge(base[k], v) if k in base else v
+            if k in over.pos:
+                out.pos[k] = over.pos[k]
+        return out
+    if isinstance(base, PosList) and isinstance(over, PosList) and _all_ids(base) and _all_ids(over):
+        out_l = PosList(base)
+        out_l.pos = list(base.pos)
+        out_l.origin = base.origin
+        index = {item["id"]: i for i, item in enumerate(base)}
+        for item, pos in zip(over, over.pos):
+            if item["id"] in index:
+                i = index[item["id"]]
+                out_l[i] = merge(out_l[i], item)
+                out_l.pos[i] = pos
+            else:
+                out_l.append(item)
+                out_l.pos.append(pos)
+        return out_l
+    return over
+
+
+def _all_ids(items: list[Any]) -> bool:
+    return bool(items) and all(isinstance(i, dict) and isinstance(i.get("id"), str) for i in items)
+
+
+# keys whose relative paths are resolved against the directory of the file that set them
+_PATH_KEYS: tuple[tuple[str, ...], ...] = (
+    ("targets", "project", "root"),
+    ("approvals", "ledger"),
+)
+
+
+def _resolve_relative_paths(data: PosDict) -> None:
+    for keys in _PATH_KEYS:
+        parent: Any = data
+        for k in keys[:-1]:
+            parent = parent.get(k) if isinstance(parent, dict) else None
+        leaf = keys[-1]
+        if isinstance(parent, PosDict) and isinstance(parent.get(leaf), str):
+            parent[leaf] = _relative_to(parent.pos.get(leaf), parent[leaf])
+    plugins = data.get("plugin_paths")
+    if isinstance(plugins, PosList):
+        for i, v in enumerate(plugins):
+            if isinstance(v, str):
+                plugins[i] = _relative_to(plugins.pos[i], v)
+
+
+def _relative_to(pos: Pos | None, value: str) -> str:
+    if not value or os.path.isabs(value) or pos is None:
+        return value
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(pos.file)), value))
+
+
+def _secret_fields(config: Config) -> set[str]:
+    from urllib.parse import urlsplit
+
+    t = config.targets
+    out: set[str] = set()
+    for token in (t.api and t.api.token, t.grafana and t.grafana.token):
+        if token:
+            out.add(token)
+    for url in (t.database and t.database.dsn, t.redis and t.redis.url):
+        if not url:
+            continue
+        if "://" in url:
+            try:
+                pw = urlsplit(url).password
+            except ValueError:
+                pw = None
+            if pw:
+                out.add(pw)
+                from urllib.parse import unquote
+
+                out.add(unquote(pw))
+        for m in re.finditer(r"password\s*=\s*('([^']*)'|(\S+))", url, re.IGNORECASE):
+            out.add(m.group(2) or m.group(3) or "")
+    for http in (t.api, t.prometheus, t.alertmanager, t.grafana):
+        for name, value in (http.headers if http else {}).items():
+            if looks_secret(name):
+                out.add(value.split(" ", 1)[-1])
+                out.add(value)
+    return {s for s in out if s}
+
+
+def _cross_check(config: Config) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[str, tuple[str, int]] = {}
+    for section, index, entry in config.entries():
+        loc = ("sections", section, "checks", index, "id")
+        prefix = entry.id.split(".", 1)[0]
+        if prefix != section:
+            msg = f"check {entry.id!r} is listed under section {section!r}; its id must start with '{section}.'"
+            problems.append(config.problem(loc, msg))
+        if entry.id in seen:
+            problems.append(config.problem(loc, f"check {entry.id!r} is listed twice"))
+        seen[entry.id] = (section, index)
+    return problems
+
+
+def translate(exc: ValidationError, data: Any, default_file: str) -> list[Problem]:
+    """Turn pydantic errors into located problems with did-you-mean hints."""
+    from golive.yamlpos import position
+
+    out: list[Problem] = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            parent_model = _model_at(Config, loc[:-1])
+            key = str(loc[-1])
+            msg = f"unknown key {key!r}"
+            if parent_model is not None:
+                msg += did_you_mean(key, list(parent_model.model_fields))
+        elif kind == "missing":
+            msg = f"missing required key {str(loc[-1])!r}"
+        else:
+            msg = err["msg"]
+            if msg.startswith("Value error, "):
+                msg = msg[len("Value error, ") :]
+        pos = position(data, loc)
+        file = pos.file if pos else default_file
+        out.append(Problem(file, pos.line if pos else None, pos.column if pos else None, _dotted(loc), msg))
+    return out
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    import typing
+
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        else:
+            return None
+        # unwrap Optional / dict / list to the model inside
+        for _ in range(4):
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            if isinstance(current, type) and issubclass(current, BaseModel):
+                break
+            if not args:
+                break
+            current = args[-1]
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or an empty string."""
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,183 @@
+"""Putting a run together: targets, runner, decision, gates -> a `Run`.
+
+The CLI, `golive baseline save` and `golive monitor` all execute checks through `execute`.
+Signals (SIGINT, SIGTERM) set the runner's stop event: running checks are cancelled, the
+results so far are kept, and the run is marked interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from golive import __version__
+from golive.api import RunSettings
+from golive.config import Config
+from golive.decision import decide, gate_results, gates_from_config
+from golive.models import CheckResult, Run, Severity, SignOff
+from golive.plan import Planned
+from golive.redact import Redactor
+from golive.registry import SECTION_ORDER
+from golive.runner import Events, Runner
+from golive.targets import Targets
+
+
+@dataclass
+class Options:
+    """How to run: the command line's choices after defaults are applied."""
+
+    allow_writes: bool = False
+    verbose: bool = False
+    interactive: bool = False
+    concurrency: int | None = None
+    deadline: float | None = None
+    fail_on: Severity | None = None
+    strict: bool = False
+    baseline: Mapping[str, Any] | None = None
+    baseline_path: str | None = None
+    signoffs: Sequence[SignOff] = ()
+    selection: dict[str, Any] = field(default_factory=dict)
+
+
+def new_run_id() -> str:
+    """A short unique id, sortable by time: yyyymmddThhmmss-xxxxxx."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def make_redactor(config: Config) -> Redactor:
+    """A redactor preloaded with every secret the configuration holds."""
+    redactor = Redactor()
+    redactor.add_all(config.secrets)
+    return redactor
+
+
+def execute(
+    config: Config,
+    planned: list[Planned],
+    options: Options,
+    redactor: Redactor,
+    events: Events | None = None,
+) -> Run:
+    """Run the planned checks and return the complete run (interrupted or not)."""
+    return asyncio.run(execute_async(config, planned, options, redactor, events))
+
+
+async def execute_async(
+    config: Config,
+    planned: list[Planned],
+    options: Options,
+    redactor: Redactor,
+    events: Events | None = None,
+) -> Run:
+    """The async body of `execute`."""
+    run_id = new_run_id()
+    started = datetime.now(timezone.utc)
+    t0 = time.monotonic()
+    settings = RunSettings(
+        run_id=run_id,
+        allow_writes=options.allow_writes,
+        verbose=options.verbose,
+        interactive=options.interactive,
+        baseline_path=options.baseline_path,
+    )
+    targets = Targets(config, redactor, allow_writes=options.allow_writes, baseline=options.baseline)
+    runner = Runner(
+        config=config,
+        targets=targets,
+        settings=settings,
+        redactor=redactor,
+        concurrency=options.concurrency or config.defaults.concurrency,
+        deadline=options.deadline or config.defaults.deadline,
+        events=events or Events(),
+    )
+    loop = asyncio.get_running_loop()
+    installed = _install_signals(loop, runner.stop)
+    try:
+        results = await runner.run(planned)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        try:
+            await asyncio.wait_for(targets.close(), 5)
+        except (asyncio.TimeoutError, TimeoutError):
+            pass
+    return assemble(
+        config,
+        results,
+        options,
+        run_id=run_id,
+        started=started,
+        duration=time.monotonic() - t0,
+        interrupted=runner.stop.is_set(),
+        targets=targets.describe(),
+    )
+
+
+def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[int]:
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue
+    return installed
+
+
+def assemble(
+    config: Config,
+    results: list[CheckResult],
+    options: Options,
+    *,
+    run_id: str,
+    started: datetime,
+    duration: float,
+    interrupted: bool,
+    targets: dict[str, str],
+) -> Run:
+    """Decide and build the run model from results."""
+    fail_on = options.fail_on or config.defaults.fail_on
+    gates = gate_results(
+        results,
+        gates_from_config(config.gates),
+        options.signoffs,
+        require_signoff=config.require_signoff,
+    )
+    decision = decide(results, fail_on, strict=options.strict, interrupted=interrupted, gates=gates)
+    sections = {name: (sec.title or name.title()) for name, sec in config.sections.items()}
+    for r in results:
+        sections.setdefault(r.section, r.section.title())
+    order = {name: i for i, name in enumerate(SECTION_ORDER)}
+    if not config.sections:
+        sections = dict(sorted(sections.items(), key=lambda kv: order.get(kv[0], 99)))
+    finished = datetime.now(timezone.utc)
+    return Run(
+        run_id=run_id,
+        golive_version=__version__,
+        started_at=started.isoformat(timespec="seconds"),
+        finished_at=finished.isoformat(timespec="seconds"),
+        duration=round(duration, 3),
+        project=config.project,
+        environment=config.environment,
+        config_digest=config.digest,
+        config_files=config.files,
+        targets=targets,
+        settings={
+            "fail_on": fail_on.value,
+            "strict": options.strict,
+            "allow_writes": options.allow_writes,
+            "selection": options.selection,
+            "require_signoff": config.require_signoff,
+        },
+        results=results,
+        decision=decision,
+        gates=gates,
+        sections=sections,
+        interrupted=interrupted,
+    )

@@ -1,0 +1,1 @@
+"""Post-go-live monitoring: sampling, history, verdicts and notifications."""

@@ -1,0 +1,220 @@
+"""Runs planned checks: asyncio, bounded concurrency, per-check timeouts, a global deadline.
+
+Each target is probed once; every check that needs an unreachable target is SKIP with the
+probe's reason (one root cause, not twenty errors). An exception inside a check becomes
+ERROR with its message. Checks that write are SKIP unless writes are allowed. When `stop`
+is set (Ctrl-C, SIGTERM) running checks are cancelled and the results so far are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from golive.api import Context, RunSettings
+from golive.config import Config
+from golive.models import CheckResult, Outcome, Status, Waiver
+from golive.plan import Planned
+from golive.redact import Redactor
+from golive.targets import Targets
+
+
+@dataclass
+class Events:
+    """Callbacks the console uses to show progress; all optional."""
+
+    started: Callable[[Planned], None] | None = None
+    finished: Callable[[CheckResult], None] | None = None
+    progress: Callable[[str, float, float, str], None] | None = None
+
+
+@dataclass
+class Runner:
+    """Executes a list of planned checks against shared targets."""
+
+    config: Config
+    targets: Targets
+    settings: RunSettings
+    redactor: Redactor
+    concurrency: int = 4
+    deadline: float = 900.0
+    events: Events = field(default_factory=Events)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    today: date | None = None  # for waiver expiry; None means the real date
+
+    async def run(self, planned: list[Planned]) -> list[CheckResult]:
+        """Run every planned check; results come back in plan order."""
+        loop = asyncio.get_running_loop()
+        self._deadline_at = loop.time() + self.deadline
+        self._sem = asyncio.Semaphore(self.concurrency)
+        tasks = [asyncio.ensure_future(self._one(p)) for p in planned]
+        stopper = asyncio.ensure_future(self._cancel_on_stop(tasks))
+        try:
+            results = await asyncio.gather(*tasks)
+        finally:
+            stopper.cancel()
+        return list(results)
+
+    async def _cancel_on_stop(self, tasks: list[asyncio.Future[CheckResult]]) -> None:
+        await self.stop.wait()
+        for t in tasks:
+            t.cancel()
+
+    async def _one(self, p: Planned) -> CheckResult:
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        t0 = time.monotonic()
+        ctx: Context | None = None
+        try:
+            if not p.enabled:
+                return self._result(p, Outcome.skip("disabled in golive.yaml (enabled: false)"), t0, started)
+            if p.spec.writes and not self.settings.allow_writes:
+                reason = "changes the target; run with --allow-writes to include it"
+                return self._result(p, Outcome.skip(reason), t0, started)
+            async with self._sem:
+                remaining = self._remaining()
+                if self.stop.is_set():
+                    return self._result(p, Outcome.skip("interrupted before it ran"), t0, started, incomplete=True)
+                if remaining <= 0:
+                    reason = f"global deadline of {self.deadline:g}s reached before it ran"
+                    return self._result(p, Outcome.skip(reason), t0, started, incomplete=True)
+                for kind in p.spec.needs:
+                    reason = await self._probe(kind)
+                    if reason is not None:
+                        configured = self.targets.configured(kind)
+                        text = f"{kind} unreachable: {reason}" if configured else reason
+                        return self._result(p, Outcome.skip(text), t0, started, incomplete=configured)
+                timeout = min(p.timeout, self._remaining())
+                if timeout <= 0:
+                    reason = f"global deadline of {self.deadline:g}s reached before it ran"
+                    return self._result(p, Outcome.skip(reason), t0, started, incomplete=True)
+                ctx = self._context(p, timeout)
+                if self.events.started is not None:
+                    self.events.started(p)
+                try:
+                    outcome = await asyncio.wait_for(p.spec.func(ctx, **p.params), timeout)
+                except (asyncio.TimeoutError, TimeoutError) as exc:
+                    if time.monotonic() - t0 + 0.05 < timeout:  # raised inside the check
+                        return self._error(p, exc, ctx, t0, started)
+                    limit = "the global deadline" if timeout < p.timeout else f"its {p.timeout:g}s timeout"
+                    msg = f"did not finish within {timeout:g}s ({limit})"
+                    return self._result(p, Outcome.error(msg, evidence=ctx.evidence), t0, started, incomplete=True)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    return self._error(p, exc, ctx, t0, started)
+                if not isinstance(outcome, Outcome):
+                    msg = f"check returned {type(outcome).__name__}, not an Outcome"
+                    return self._result(p, Outcome.error(msg), t0, started, incomplete=True)
+                if ctx.evidence:
+                    outcome = Outcome(
+                        outcome.status,
+                        outcome.summary,
+                        {**ctx.evidence, **outcome.evidence},
+                        outcome.measurements,
+                        outcome.samples,
+                        outcome.findings,
+                    )
+                return self._result(p, outcome, t0, started, incomplete=outcome.status is Status.ERROR)
+        except asyncio.CancelledError:
+            evidence = ctx.evidence if ctx is not None else {}
+            outcome = Outcome.skip("interrupted while running", evidence=evidence)
+            return self._result(p, outcome, t0, started, incomplete=True)
+
+    async def _probe(self, kind: str) -> str | None:
+        remaining = max(0.1, self._remaining())
+        try:
+            return await asyncio.wait_for(self.targets.probe(kind), remaining)
+        except (asyncio.TimeoutError, TimeoutError):
+            return f"no answer within the remaining {remaining:.1f}s of the global deadline"
+
+    def _remaining(self) -> float:
+        return self._deadline_at - asyncio.get_running_loop().time()
+
+    def _context(self, p: Planned, timeout: float) -> Context:
+        def progress(done: float, total: float, desc: str) -> None:
+            if self.events.progress is not None:
+                self.events.progress(p.id, done, total, desc)
+
+        return Context(
+            check_id=p.id,
+            timeout=timeout,
+            settings=self.settings,
+            config=self.config,
+            targets=self.targets,
+            redactor=self.redactor,
+            _progress=progress,
+        )
+
+    def _error(self, p: Planned, exc: BaseException, ctx: Context, t0: float, started: str) -> CheckResult:
+        text = " ".join(str(exc).split()) or "no message"
+        msg = f"{type(exc).__name__}: {text}"
+        detail = "".join(traceback.format_exception(exc)) if self.settings.verbose else ""
+        outcome = Outcome.error(msg, evidence=ctx.evidence)
+        return self._result(p, outcome, t0, started, incomplete=True, detail=detail)
+
+    def _result(
+        self,
+        p: Planned,
+        outcome: Outcome,
+        t0: float,
+        started: str,
+        *,
+        incomplete: bool = False,
+        detail: str = "",
+    ) -> CheckResult:
+        status = outcome.status
+        waiver: Waiver | None = None
+        note = ""
+        if p.waiver is not None:
+            today = self.today or date.today()
+            waiver = Waiver(p.waiver.reason, p.waiver.approved_by, p.waiver.expires.isoformat())
+            if p.waiver.expires < today:
+                note = f"waiver by {p.waiver.approved_by} expired on {p.waiver.expires.isoformat()} and was ignored"
+                waiver = None
+            elif status is Status.FAIL:
+                status = Status.WAIVED
+        result = CheckResult(
+            id=p.id,
+            section=p.section,
+            title=p.title,
+            severity=p.severity,
+            status=status,
+            summary=outcome.summary,
+            remediation=p.remediation,
+            evidence=_jsonable(outcome.evidence),
+            measurements=dict(outcome.measurements),
+            samples={k: list(v) for k, v in outcome.samples.items()},
+            findings=tuple(outcome.findings),
+            tags=p.tags,
+            duration=round(time.monotonic() - t0, 4),
+            started_at=started,
+            writes=p.spec.writes,
+            waiver=waiver,
+            note=note,
+            incomplete=incomplete,
+            detail=detail,
+        )
+        result = self.redactor.redact_obj(result)
+        if self.events.finished is not None:
+            self.events.finished(result)
+        return result
+
+
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    """Evidence made JSON-safe: unknown objects become their string form."""
+    if depth > 32:
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v, depth + 1) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,191 @@
+"""Targets: one thin client per kind of thing golive checks, built lazily and shared.
+
+`Targets` builds each client on first use, probes each kind at most once per run (every
+check that needs an unreachable target is then skipped with the probe's reason), and
+closes everything at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from golive.errors import TargetUnavailable
+
+if TYPE_CHECKING:
+    from golive.config import Config
+    from golive.redact import Redactor
+    from golive.targets.alertmanager import AlertmanagerTarget
+    from golive.targets.api import ApiTarget
+    from golive.targets.database import DatabaseTarget
+    from golive.targets.docker import DockerTarget
+    from golive.targets.grafana import GrafanaTarget
+    from golive.targets.project import ProjectTarget
+    from golive.targets.prometheus import PrometheusTarget
+    from golive.targets.redis import RedisTarget
+
+
+class Targets:
+    """The run's targets, built from configuration on first use."""
+
+    def __init__(
+        self,
+        config: Config,
+        redactor: Redactor,
+        *,
+        allow_writes: bool = False,
+        baseline: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.redactor = redactor
+        self.allow_writes = allow_writes
+        self.baseline = baseline
+        self._built: dict[str, Any] = {}
+        self._probes: dict[str, asyncio.Future[str | None]] = {}
+
+    def configured(self, kind: str) -> bool:
+        """True when golive.yaml configures this kind of target."""
+        return getattr(self.config.targets, kind, None) is not None
+
+    def _build(self, kind: str) -> Any:
+        cfg = getattr(self.config.targets, kind, None)
+        if cfg is None:
+            raise TargetUnavailable(f"no {kind} target is configured in golive.yaml (targets.{kind})")
+        if kind == "api":
+            from golive.targets.api import ApiTarget
+
+            return ApiTarget(cfg)
+        if kind == "database":
+            from golive.targets.database import DatabaseTarget
+
+            return DatabaseTarget(cfg, allow_writes=self.allow_writes)
+        if kind == "redis":
+            from golive.targets.redis import RedisTarget
+
+            return RedisTarget(cfg)
+        if kind == "docker":
+            from golive.targets.docker import DockerTarget
+
+            return DockerTarget(cfg)
+        if kind == "prometheus":
+            from golive.targets.prometheus import PrometheusTarget
+
+            return PrometheusTarget(cfg)
+        if kind == "alertmanager":
+            from golive.targets.alertmanager import AlertmanagerTarget
+
+            return AlertmanagerTarget(cfg)
+        if kind == "grafana":
+            from golive.targets.grafana import GrafanaTarget
+
+            return GrafanaTarget(cfg)
+        if kind == "project":
+            from golive.targets.project import ProjectTarget
+
+            project = ProjectTarget(cfg)
+            project.env()
+            self.redactor.add_all(project.secrets)
+            return project
+        raise TargetUnavailable(f"unknown target kind {kind!r}")
+
+    def get(self, kind: str) -> Any:
+        """The target of a kind (built on first use)."""
+        if kind not in self._built:
+            self._built[kind] = self._build(kind)
+        return self._built[kind]
+
+    async def probe(self, kind: str) -> str | None:
+        """Probe a kind once per run: None when reachable, else the reason."""
+        fut = self._probes.get(kind)
+        if fut is None:
+            fut = asyncio.ensure_future(self._probe(kind))
+            self._probes[kind] = fut
+        return await asyncio.shield(fut)
+
+    async def _probe(self, kind: str) -> str | None:
+        if not self.configured(kind):
+            return f"no {kind} target is configured in golive.yaml (targets.{kind})"
+        try:
+            target = self.get(kind)
+            reason: str | None = await target.probe()
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        return self.redactor.redact(reason) if reason else None
+
+    def describe(self) -> dict[str, str]:
+        """Where each configured target is, with credentials masked (for reports)."""
+        t = self.config.targets
+        out: dict[str, str] = {}
+        for kind in ("api", "prometheus", "alertmanager", "grafana"):
+            cfg = getattr(t, kind)
+            if cfg is not None:
+                out[kind] = cfg.url
+        if t.database is not None:
+            out["database"] = t.database.dsn
+        if t.redis is not None:
+            out["redis"] = t.redis.url
+        if t.docker is not None:
+            out["docker"] = t.docker.base_url or "$DOCKER_HOST"
+            if t.docker.compose_project:
+                out["docker"] += f" (compose project {t.docker.compose_project})"
+        if t.project is not None:
+            out["project"] = t.project.root
+        return {k: self.redactor.redact(v) for k, v in out.items()}
+
+    def baseline_for(self, check_id: str) -> Mapping[str, Any] | None:
+        """The baseline's entry for a check, if a baseline was loaded."""
+        if not self.baseline:
+            return None
+        entry = self.baseline.get("checks", {}).get(check_id)
+        return entry if isinstance(entry, Mapping) else None
+
+    async def close(self) -> None:
+        """Close every built target; errors while closing are ignored."""
+        for target in self._built.values():
+            try:
+                await asyncio.wait_for(target.close(), 5)
+            except Exception:
+                continue
+        self._built.clear()
+
+    # typed accessors used by Context
+    @property
+    def api(self) -> ApiTarget:
+        """The API target."""
+        return self.get("api")  # type: ignore[no-any-return]
+
+    @property
+    def database(self) -> DatabaseTarget:
+        """The database target."""
+        return self.get("database")  # type: ignore[no-any-return]
+
+    @property
+    def redis(self) -> RedisTarget:
+        """The Redis target."""
+        return self.get("redis")  # type: ignore[no-any-return]
+
+    @property
+    def docker(self) -> DockerTarget:
+        """The container engine target."""
+        return self.get("docker")  # type: ignore[no-any-return]
+
+    @property
+    def prometheus(self) -> PrometheusTarget:
+        """The Prometheus target."""
+        return self.get("prometheus")  # type: ignore[no-any-return]
+
+    @property
+    def alertmanager(self) -> AlertmanagerTarget:
+        """The Alertmanager target."""
+        return self.get("alertmanager")  # type: ignore[no-any-return]
+
+    @property
+    def grafana(self) -> GrafanaTarget:
+        """The Grafana target."""
+        return self.get("grafana")  # type: ignore[no-any-return]
+
+    @property
+    def project(self) -> ProjectTarget:
+        """The project tree target."""
+        return self.get("project")  # type: ignore[no-any-return]

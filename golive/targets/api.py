@@ -1,0 +1,45 @@
+"""The orchestrator's HTTP API."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from golive.targets.http import HttpService
+
+if TYPE_CHECKING:
+    from golive.config import ApiTarget as ApiConfig
+
+
+class ApiTarget(HttpService):
+    """The API: health endpoints, and bearer tokens for the checks that write."""
+
+    kind = "api"
+
+    def __init__(self, cfg: ApiConfig) -> None:
+        super().__init__(cfg)
+        self.api_cfg = cfg
+        self.probe_path = cfg.health_path
+        self._token: str | None = cfg.token
+
+    async def token(self) -> str | None:
+        """A bearer token: the configured one, else one issued for the configured agent."""
+        if self._token:
+            return self._token
+        if not self.api_cfg.agent_id:
+            return None
+        resp = await self.request(
+            "POST", "/agents/auth/token", json={"agent_id": self.api_cfg.agent_id}
+        )
+        if resp.status_code == 200:
+            token = resp.json().get("access_token")
+            if isinstance(token, str) and token:
+                self._token = token
+                return token
+        # some deployments accept the raw agent UUID as a bearer token
+        self._token = self.api_cfg.agent_id
+        return self._token
+
+    async def auth_headers(self) -> dict[str, str]:
+        """Authorization header for writes (empty when no credentials are configured)."""
+        token = await self.token()
+        return {"Authorization": f"Bearer {token}"} if token else {}

@@ -1,0 +1,108 @@
+"""The container engine, through the Docker SDK (podman's compatible socket works too).
+
+The SDK is synchronous: every call runs in a worker thread with the client's own socket
+timeout, so a hung engine cannot outlive a check's timeout by much.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from golive.config import DockerTarget as DockerConfig
+
+T = TypeVar("T")
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+
+
+class DockerTarget:
+    """The engine and the stack's containers (found by compose labels, or by name)."""
+
+    kind = "docker"
+
+    def __init__(self, cfg: DockerConfig) -> None:
+        self.cfg = cfg
+        self.base_url = cfg.base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The docker.DockerClient (built on first use)."""
+        if self._client is None:
+            import docker
+
+            self._client = docker.DockerClient(
+                base_url=self.base_url, timeout=int(max(1, self.cfg.timeout))
+            )
+        return self._client
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """Run a blocking SDK call in a thread."""
+        return await asyncio.to_thread(fn, *args, **kw)
+
+    async def containers(self, *, all: bool = False) -> list[Any]:
+        """The stack's containers: by compose project label, plus explicitly named ones."""
+
+        def find() -> list[Any]:
+            found: dict[str, Any] = {}
+            if self.cfg.compose_project:
+                label = f"{PROJECT_LABEL}={self.cfg.compose_project}"
+                for c in self.client.containers.list(all=all, filters={"label": label}):
+                    found[c.id] = c
+            for name in self.cfg.containers.values():
+                try:
+                    c = self.client.containers.get(name)
+                except Exception:
+                    continue
+                found[c.id] = c
+            if not self.cfg.compose_project and not self.cfg.containers:
+                for c in self.client.containers.list(all=all):
+                    found[c.id] = c
+            return sorted(found.values(), key=lambda c: c.name)
+
+        return await self.call(find)
+
+    async def container(self, service: str) -> Any | None:
+        """The first container of a compose service (or the explicit name for it)."""
+        for c in await self.containers():
+            if self.service_of(c) == service:
+                return c
+        return None
+
+    def service_of(self, container: Any) -> str:
+        """The compose service a container belongs to (label, else explicit mapping, else name)."""
+        labels = container.labels or {}
+        if SERVICE_LABEL in labels:
+            return str(labels[SERVICE_LABEL])
+        for service, name in self.cfg.containers.items():
+            if container.name == name:
+                return service
+        return str(container.name)
+
+    def describe(self, exc: BaseException) -> str:
+        """A readable reason for an engine failure."""
+        text = " ".join(str(exc).split())
+        if "No such file or directory" in text or "FileNotFoundError" in text:
+            return f"container engine socket not found at {self.base_url}"
+        if "Connection refused" in text:
+            return f"container engine at {self.base_url} refused the connection"
+        return f"container engine at {self.base_url}: {text or type(exc).__name__}"
+
+    async def probe(self) -> str | None:
+        """None when the engine answers a ping."""
+        try:
+            await self.call(self.client.ping)
+        except Exception as exc:
+            self._client = None
+            return self.describe(exc)
+        return None
+
+    async def close(self) -> None:
+        """Close the SDK client."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await asyncio.to_thread(client.close)

@@ -1,0 +1,104 @@
+"""A shared async HTTP client for one service, with timeouts and readable failure reasons."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+    from golive.config import HttpTarget
+
+
+def describe_http_error(exc: BaseException, url: str, timeout: float) -> str:
+    """A one-line reason a newcomer understands for an httpx/OS failure."""
+    import ssl
+
+    import httpx
+
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"no answer from {url} within {timeout:g}s (connect timeout)"
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)):
+        return f"{url} accepted the connection but sent no response within {timeout:g}s"
+    if isinstance(exc, httpx.ConnectError):
+        low = text.lower()
+        if "certificate" in low or "ssl" in low or isinstance(exc.__context__, ssl.SSLError):
+            return f"TLS verification failed for {url}: {text}"
+        if "name or service not known" in low or "nodename nor servname" in low or "name resolution" in low:
+            return f"host name of {url} does not resolve"
+        if "refused" in low:
+            return f"connection refused by {url}"
+        return f"cannot connect to {url}: {text}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"{url} closed the connection without a valid HTTP response: {text}"
+    if isinstance(exc, TimeoutError):
+        return f"no response from {url} within {timeout:g}s"
+    return f"{type(exc).__name__} talking to {url}: {text}"
+
+
+class HttpService:
+    """One HTTP service (API, Prometheus, Alertmanager, Grafana): a lazily-built client."""
+
+    kind = "http"
+    probe_path = "/"
+
+    def __init__(self, cfg: HttpTarget) -> None:
+        self.cfg = cfg
+        self.url = cfg.url
+        self.timeout = float(cfg.timeout)
+        self._client: httpx.AsyncClient | None = None
+
+    def default_headers(self) -> dict[str, str]:
+        """Headers sent with every request."""
+        return dict(self.cfg.headers)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The shared client (built on first use)."""
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                base_url=self.url,
+                timeout=httpx.Timeout(self.timeout),
+                verify=self.cfg.verify_tls,
+                headers=self.default_headers(),
+                follow_redirects=False,
+                trust_env=False,  # never route through a proxy the environment names
+            )
+        return self._client
+
+    async def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """Send a request to a path of this service."""
+        return await self.client.request(method, path, **kw)
+
+    async def get(self, path: str, **kw: Any) -> httpx.Response:
+        """GET a path of this service."""
+        return await self.client.get(path, **kw)
+
+    async def get_json(self, path: str, **kw: Any) -> Any:
+        """GET a path and decode its JSON body; raises on HTTP errors."""
+        resp = await self.get(path, **kw)
+        resp.raise_for_status()
+        return resp.json()
+
+    def describe(self, exc: BaseException) -> str:
+        """A readable reason for a failure talking to this service."""
+        return describe_http_error(exc, self.url, self.timeout)
+
+    async def probe(self) -> str | None:
+        """None when the service answers HTTP at all, else the reason it does not."""
+        import httpx
+
+        try:
+            await self.client.get(self.probe_path)
+        except (httpx.HTTPError, OSError) as exc:
+            return self.describe(exc)
+        return None
+
+    async def close(self) -> None:
+        """Close the client."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

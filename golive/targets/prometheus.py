@@ -1,0 +1,63 @@
+"""Prometheus: HTTP endpoints via httpx, PromQL queries via prometheus-api-client."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+from golive.targets.http import HttpService
+
+
+class PrometheusTarget(HttpService):
+    """Prometheus: `/-/healthy`, `/api/v1/*`, and PromQL queries."""
+
+    kind = "prometheus"
+    probe_path = "/-/healthy"
+    _connect: Any = None
+
+    def _client_sync(self) -> Any:
+        if self._connect is None:
+            from prometheus_api_client import PrometheusConnect
+
+            self._connect = PrometheusConnect(
+                url=self.url,
+                headers=self.default_headers() or None,
+                disable_ssl=self.cfg.verify_tls is False,
+                timeout=self.timeout,
+            )
+        return self._connect
+
+    async def query(self, promql: str) -> list[dict[str, Any]]:
+        """Run an instant query; returns the result vector (possibly empty)."""
+
+        def run() -> list[dict[str, Any]]:
+            result = self._client_sync().custom_query(promql, timeout=self.timeout)
+            return list(result or [])
+
+        return await asyncio.to_thread(run)
+
+    async def scalar(self, promql: str) -> float | None:
+        """The single value of a query, or None when the result is empty or NaN."""
+        rows = await self.query(promql)
+        if not rows:
+            return None
+        try:
+            value = float(rows[0]["value"][1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+        return None if math.isnan(value) else value
+
+    async def api(self, path: str, **params: Any) -> Any:
+        """GET `/api/v1/<path>` and return its `data`, raising on an error status."""
+        body = await self.get_json(f"/api/v1/{path}", params=params or None)
+        if body.get("status") != "success":
+            raise RuntimeError(f"Prometheus /api/v1/{path}: {body.get('error', 'error')}")
+        return body.get("data")
+
+    async def close(self) -> None:
+        """Close both clients."""
+        if self._connect is not None:
+            self._connect._session.close()
+            self._connect = None
+        await super().close()
