@@ -1,0 +1,109 @@
+"""Command line: ``python -m demo.stack up|down|status|env [--state-dir DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from demo.stack import lifecycle, procs
+from demo.stack.model import Stack
+
+
+def _load(state_dir: Path) -> Stack | None:
+    return Stack.load(state_dir)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    existing = _load(args.state_dir)
+    if existing is not None and lifecycle.is_up(existing):
+        print(f"stack already running in {args.state_dir} (API {existing.api_url})")
+        return 0
+    began = time.monotonic()
+    try:
+        stack = lifecycle.start(args.state_dir, with_containers=False if args.no_containers
+                                else None)
+    except procs.ServiceFailed as exc:
+        procs.report_failure(exc)
+        print("stack not started; everything it had started was stopped", file=sys.stderr)
+        return 1
+    elapsed = time.monotonic() - began
+    print(f"stack up in {elapsed:.1f}s (state dir {stack.state_dir})")
+    for name, value in stack.env().items():
+        if "TOKEN" not in name and "DSN" not in name:
+            print(f"  {name}={value}")
+    if not stack.docker_host:
+        print("  (containers: podman not installed or disabled)")
+    print(f"credentials: python -m demo.stack env --state-dir {shlex.quote(str(args.state_dir))}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    stack = _load(args.state_dir)
+    if stack is None:
+        print(f"no stack recorded in {args.state_dir}")
+        return 0
+    try:
+        forced = lifecycle.stop(stack, purge=args.purge)
+    except RuntimeError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    for pid, cmd in forced:
+        print(f"force-killed leftover process {pid}: {cmd[:120]}", file=sys.stderr)
+    print("stack stopped" + (" and state dir removed" if args.purge else ""))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    stack = _load(args.state_dir)
+    if stack is None or not stack.pids:
+        print(f"not running ({args.state_dir})")
+        return 3
+    states = lifecycle.status(stack)
+    for name, ok in states.items():
+        print(f"{name:14s} {'up' if ok else 'DOWN'} (pid {stack.pids[name]})")
+    api_ok = procs.http_ok(f"{stack.api_url}/health/live")
+    print(f"{'api http':14s} {'up' if api_ok else 'DOWN'} ({stack.api_url})")
+    return 0 if all(states.values()) and api_ok else 1
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    stack = _load(args.state_dir)
+    if stack is None or not stack.pids:
+        print(f"not running ({args.state_dir})", file=sys.stderr)
+        return 3
+    env = stack.env()
+    if args.json:
+        print(json.dumps(env, indent=2))
+    else:
+        for name, value in env.items():
+            print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo.stack", description=__doc__)
+    parser.add_argument("--state-dir", type=Path, default=lifecycle.DEFAULT_STATE_DIR,
+                        help="state directory (default: %(default)s)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the stack (no-op when it runs)")
+    up.add_argument("--no-containers", action="store_true", help="skip podman even if present")
+    down = sub.add_parser("down", help="stop everything the stack started")
+    down.add_argument("--purge", action="store_true", help="also delete the state dir")
+    sub.add_parser("status", help="liveness of each process (exit 0 when all up)")
+    env = sub.add_parser("env", help="print export lines for golive")
+    env.add_argument("--json", action="store_true")
+    # accept --state-dir after the sub-command too
+    for p in (up, down, sub.choices["status"], env):
+        p.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.state_dir = args.state_dir.resolve()
+    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env}
+    return handler[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

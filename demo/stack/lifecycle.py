@@ -1,0 +1,196 @@
+"""Bring a whole stack up or down, and report its state."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from demo.stack import app, containers, observability, postgres, procs, project, redis_server
+from demo.stack.model import Stack
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_STATE_DIR = REPO_ROOT / ".golive-stack"
+# Processes stopped in this order by :func:`stop` (postgres and podman have their own).
+APP_PROCESSES = ("api", "scheduler", "worker-w1", "worker-w2", "prometheus", "alertmanager",
+                 "webhook_sink", "redis")
+
+
+def missing_required() -> list[str]:
+    """Binaries the stack cannot start without."""
+    missing = [f"postgresql-15 ({postgres.BIN}/{n})" for n in postgres.binaries_present()]
+    if shutil.which("redis-server") is None:
+        missing.append("redis-server")
+    return missing + observability.missing_binaries()
+
+
+def containers_available() -> bool:
+    """True when podman, runc, busybox and podman-compose are installed."""
+    return not containers.missing_binaries()
+
+
+def is_up(stack: Stack) -> bool:
+    """True when every recorded process lives and the API answers."""
+    if not stack.pids:
+        return False
+    if not all(procs.alive(pid) for pid in stack.pids.values()):
+        return False
+    return procs.http_ok(f"{stack.api_url}/health/live")
+
+
+def status(stack: Stack) -> dict[str, bool]:
+    """Liveness of each recorded process."""
+    return {name: procs.alive(pid) for name, pid in sorted(stack.pids.items())}
+
+
+def _prepare_dir(state_dir: Path) -> None:
+    old = Stack.load(state_dir)
+    if old is not None:
+        stop(old)
+    if state_dir.exists():
+        shutil.rmtree(state_dir)
+    state_dir.mkdir(parents=True)
+    os.chmod(state_dir, 0o711)  # the postgres user must traverse it; listing stays private
+    (state_dir / "logs").mkdir()
+    (state_dir / ".gitignore").write_text("*\n")
+
+
+def _container_thread(stack: Stack, errors: list[BaseException]) -> threading.Thread:
+    def work() -> None:
+        try:
+            containers.start_engine(stack)
+            containers.compose_up(stack)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=work, name="containers", daemon=True)
+    thread.start()
+    return thread
+
+
+def start(state_dir: Path | str = DEFAULT_STATE_DIR, *, with_containers: bool | None = None,
+          timeout: float = 60) -> Stack:
+    """Start the stack in ``state_dir`` (or return it when it is already up).
+
+    ``with_containers`` defaults to whether podman is installed. On failure everything
+    started so far is stopped and :class:`procs.ServiceFailed` is raised.
+    """
+    state_dir = Path(state_dir).resolve()
+    existing = Stack.load(state_dir)
+    if existing is not None and is_up(existing):
+        return existing
+    missing = missing_required()
+    if missing:
+        raise procs.ServiceFailed("stack", "missing binaries: " + ", ".join(missing))
+    if with_containers is None:
+        with_containers = containers_available()
+    began = time.monotonic()
+    _prepare_dir(state_dir)
+    stack = Stack(state_dir=state_dir)
+    for name in ("postgres_superuser_password", "postgres_app_password", "jwt_secret_key",
+                 "grafana_admin_password"):
+        stack.secrets[name] = secrets.token_urlsafe(48 if name == "jwt_secret_key" else 24)
+    errors: list[BaseException] = []
+    thread = None
+    try:
+        project.create(stack)
+        if with_containers:
+            thread = _container_thread(stack, errors)
+        redis_server.start(stack)
+        postgres.start(stack)
+        stack.save()
+        observability.start_webhook_sink(stack)
+        observability.start_alertmanager(stack)
+        since = time.time() - 1
+        app.start_scheduler(stack)
+        app.start_workers(stack)
+        app.start_api(stack)
+        observability.start_prometheus(stack, stack.project_root / "ops" / "alert_rules.yml")
+        app.wait_workers(stack, since)
+        procs.wait_until(lambda: app.scheduler_ready(stack), 20, "scheduler",
+                         alive=lambda: procs.alive(stack.pids["scheduler"]))
+        project.run_backup(stack)
+        if thread is not None:
+            thread.join(max(5.0, timeout - (time.monotonic() - began)))
+            if thread.is_alive():
+                raise procs.ServiceFailed("compose", "containers not up in time",
+                                          stack.state_dir / "logs" / "compose.log")
+            if errors:
+                raise errors[0]
+        stack.startup_seconds = round(time.monotonic() - began, 2)
+        stack.save()
+        return stack
+    except BaseException as exc:
+        if thread is not None:
+            thread.join(60)
+        stop(stack)
+        if isinstance(exc, (TimeoutError, RuntimeError)) and not isinstance(
+                exc, procs.ServiceFailed):
+            raise procs.ServiceFailed(str(exc).split(":")[0], str(exc)) from exc
+        raise
+
+
+def _leftovers(stack: Stack) -> list[tuple[int, str]]:
+    roots = [str(stack.state_dir)]
+    for key in ("pg_base", "podman_socket"):
+        if key in stack.paths:
+            roots.append(str(Path(stack.paths[key]).parent if key == "podman_socket"
+                             else stack.paths[key]))
+    found: dict[int, str] = {}
+    for root in roots:
+        found.update(dict(procs.processes_mentioning(root)))
+    return sorted(found.items())
+
+
+def _unmount_under(root: Path) -> None:
+    try:
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return
+    targets = [m.split()[1] for m in mounts if m.split()[1].startswith(str(root) + "/")]
+    for target in sorted(targets, key=len, reverse=True):
+        subprocess.run(["umount", "-l", target], check=False, capture_output=True)
+
+
+def stop(stack: Stack, *, purge: bool = False) -> list[tuple[int, str]]:
+    """Stop everything the stack started; return processes that had to be force-killed."""
+    errors: list[str] = []
+    try:
+        containers.stop(stack)
+    except Exception as exc:
+        errors.append(f"containers: {exc}")
+    for name in APP_PROCESSES:
+        try:
+            app.stop_named(stack, [name])
+        except Exception as exc:
+            errors.append(f"{name}: {exc}")
+    try:
+        postgres.stop(stack)
+    except Exception as exc:
+        errors.append(f"postgres: {exc}")
+    stack.pids.pop("postgres", None)
+    leftovers = _leftovers(stack)
+    for pid, _ in leftovers:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    if leftovers:
+        procs.wait_until(lambda: not _leftovers(stack), 10, "leftover processes")
+    _unmount_under(stack.state_dir)
+    stack.pids.clear()
+    if stack.state_dir.exists():
+        stack.save()
+    if purge:
+        postgres.remove_data(stack)
+        shutil.rmtree(stack.state_dir, ignore_errors=True)
+        sock = stack.paths.get("podman_socket")
+        if sock and not str(sock).startswith(str(stack.state_dir)):
+            shutil.rmtree(Path(sock).parent, ignore_errors=True)
+    if errors:
+        raise RuntimeError("stop: " + "; ".join(errors))
+    return leftovers
