@@ -342,7 +342,7 @@ def load_config(
     try:
         config = Config.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(translate(exc, merged, paths[0])) from None
+        raise ConfigError(sorted_problems(translate(exc, merged, paths[0]), paths)) from None
     config._files = list(paths)
     config._digest = "sha256:" + digest.hexdigest()
     config._positions = merged
@@ -457,6 +457,12 @@ def _cross_check(config: Config) -> list[Problem]:
             problems.append(config.problem(loc, f"check {entry.id!r} is listed twice"))
         seen[entry.id] = (section, index)
     return problems
+
+
+def sorted_problems(problems: list[Problem], files: list[str]) -> list[Problem]:
+    """Problems in reading order: by file (merge order), line, column."""
+    rank = {f: i for i, f in enumerate(files)}
+    return sorted(problems, key=lambda p: (rank.get(p.file, 99), p.line or 0, p.column or 0))
 
 
 def translate(exc: ValidationError, data: Any, default_file: str) -> list[Problem]:

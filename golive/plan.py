@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from golive.api import CheckSpec
-from golive.config import CheckEntry, Config, WaiverConfig, did_you_mean
+from golive.config import CheckEntry, Config, WaiverConfig, did_you_mean, sorted_problems
 from golive.errors import ConfigError, Problem, UsageError
 from golive.models import Severity
 from golive.registry import SECTION_ORDER, Registry, validate_params
@@ -50,7 +50,7 @@ def resolve(config: Config, registry: Registry) -> list[Planned]:
         if planned is not None:
             out.append(planned)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(sorted_problems(problems, config.files))
     return out
 
 
