@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 
 import psycopg
 import redis
 
 from demo.config import SCHEDULER_HEARTBEAT_KEY
-
 from demo.stack import procs
 from demo.stack.model import Stack
 
@@ -128,3 +128,31 @@ def stop_named(stack: Stack, names: list[str]) -> None:
         pid = stack.pids.pop(name, None)
         if pid:
             procs.kill_group(pid)
+
+
+def restart_api(stack: Stack) -> None:
+    """Start the API again, on its old port when that is free."""
+    old = stack.ports.get("api")
+    start_api(stack, port=old)
+    if stack.ports["api"] != old and "prometheus" in stack.pids:
+        from demo.stack.observability import reload_prometheus
+
+        reload_prometheus(stack)
+
+
+def restart_workers(stack: Stack, ids: tuple[str, ...] = WORKER_IDS) -> None:
+    """Start the workers again and wait for their fresh heartbeats."""
+    since = time.time() - 1
+    start_workers(stack, ids)
+    wait_workers(stack, since, ids)
+
+
+def reset_rate_limits(stack: Stack) -> int:
+    """Forget every client's request counts (the API keeps them in Redis)."""
+    from demo.ratelimit import reset
+
+    client = redis.Redis.from_url(stack.redis_url, socket_timeout=2)
+    try:
+        return reset(client)
+    finally:
+        client.close()

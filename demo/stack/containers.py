@@ -16,6 +16,7 @@ podman-compose itself.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -129,6 +130,7 @@ def start_engine(stack: Stack) -> None:
     """Import the busybox image and start the Docker-API service."""
     env = configure(stack)
     _import_image(stack)
+    create_network(stack)
     sock = stack.paths["podman_socket"]
     Path(sock).unlink(missing_ok=True)
     log = stack.state_dir / "logs" / "podman.log"
@@ -176,6 +178,27 @@ def compose_args(stack: Stack) -> list[str]:
         args += ["-f", str(ops_dir / name)]
     args += ["-f", stack.paths["podman_override"]]
     return args
+
+
+def create_network(stack: Stack) -> None:
+    """Create ``ordinaut-network`` with a bridge name and subnet unique to this state dir.
+
+    podman-compose would create it with netavark's defaults (bridge ``podman1``,
+    10.89.0.0/24), which collide with any other podman storage on the machine that uses
+    the defaults too; compose then finds the network existing and joins it. podman 4.3
+    has no option for the bridge name, so the network file is edited before the API
+    service (which caches networks) starts.
+    """
+    digest = int(hashlib.sha256(str(stack.state_dir).encode()).hexdigest(), 16)
+    podman(stack, "network", "create", "--subnet", f"10.89.{20 + digest % 200}.0/24",
+           "--label", f"com.docker.compose.project={PROJECT}",
+           "--label", f"com.docker.compose.network={NETWORK}",
+           "--label", f"io.podman.compose.project={PROJECT}",
+           NETWORK)
+    conf = Path(stack.paths["podman_base"]) / "networks" / f"{NETWORK}.json"
+    data = json.loads(conf.read_text())
+    data["network_interface"] = f"golive{digest % 16**8:08x}"
+    conf.write_text(json.dumps(data, indent=2))
 
 
 def compose_up(stack: Stack) -> None:

@@ -64,8 +64,11 @@ def _container_thread(stack: Stack, errors: list[BaseException]) -> threading.Th
         try:
             containers.start_engine(stack)
             containers.compose_up(stack)
-        except BaseException as exc:  # reported by the main thread
+        except procs.ServiceFailed as exc:  # reported by the main thread
             errors.append(exc)
+        except BaseException as exc:
+            errors.append(procs.ServiceFailed("containers", str(exc),
+                                              stack.state_dir / "logs" / "podman.log"))
 
     thread = threading.Thread(target=work, name="containers", daemon=True)
     thread.start()

@@ -123,3 +123,23 @@ def start_prometheus(stack: Stack, rules: Path, port: int | None = None) -> None
         "--storage.tsdb.retention.time=1d", "--log.level=warn",
     ], "/-/ready", port=port)
     stack.prometheus_url = f"http://127.0.0.1:{chosen}"
+
+
+def reload_prometheus(stack: Stack) -> None:
+    """Rewrite Prometheus's config from the current ports and ask it to reload."""
+    import urllib.request
+
+    conf = Path(stack.paths["prometheus_config"])
+    rules = stack.project_root / "ops" / "alert_rules.yml"
+    conf.write_text(yaml.safe_dump(prometheus_config(stack, rules), sort_keys=False))
+    req = urllib.request.Request(f"{stack.prometheus_url}/-/reload", method="POST")
+    with urllib.request.urlopen(req, timeout=10):  # noqa: S310 (loopback)
+        pass
+
+
+def restart_alertmanager(stack: Stack) -> None:
+    """Start Alertmanager again, on its old port when that is free."""
+    old = stack.ports.get("alertmanager")
+    start_alertmanager(stack, port=old)
+    if stack.ports["alertmanager"] != old:
+        reload_prometheus(stack)
