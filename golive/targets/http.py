@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 def describe_http_error(exc: BaseException, url: str, timeout: float) -> str:
     """A one-line reason a newcomer understands for an httpx/OS failure."""
+    import socket
     import ssl
 
     import httpx
@@ -22,6 +23,13 @@ def describe_http_error(exc: BaseException, url: str, timeout: float) -> str:
     if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)):
         return f"{url} accepted the connection but sent no response within {timeout:g}s"
     if isinstance(exc, httpx.ConnectError):
+        for cause in _chain(exc):
+            if isinstance(cause, socket.gaierror):
+                return f"host name of {url} does not resolve ({cause.strerror or cause})"
+            if isinstance(cause, ConnectionRefusedError):
+                return f"connection refused by {url}"
+            if isinstance(cause, ssl.SSLError):
+                return f"TLS verification failed for {url}: {cause}"
         low = text.lower()
         if "certificate" in low or "ssl" in low or isinstance(exc.__context__, ssl.SSLError):
             return f"TLS verification failed for {url}: {text}"
@@ -35,6 +43,15 @@ def describe_http_error(exc: BaseException, url: str, timeout: float) -> str:
     if isinstance(exc, TimeoutError):
         return f"no response from {url} within {timeout:g}s"
     return f"{type(exc).__name__} talking to {url}: {text}"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen and len(seen) < 10:
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return seen
 
 
 class HttpService:
