@@ -78,3 +78,11 @@ def load(path: str) -> Run:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RunFileError(f"{path}: not valid JSON: {exc}") from None
     return from_dict(data, path)
+
+
+if __name__ == "__main__":  # regenerate the shipped schema: python -m golive.reports.json
+    from pathlib import Path
+
+    out = Path(__file__).with_name("run.schema.json")
+    out.write_text(json.dumps(json_schema(), indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
