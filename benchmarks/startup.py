@@ -37,7 +37,9 @@ def main() -> int:
     print(f"golive --help:            median {g * 1000:.1f} ms over {RUNS} runs")
     print(f"ratio: {ratio:.2f}")
     ok = ratio <= GOAL
-    print(f"goal: golive --help <= {GOAL} x import typer -> {'met' if ok else 'MISSED'} ({ratio:.2f})")
+    print(
+        f"goal: golive --help <= {GOAL} x import typer -> {'met' if ok else 'MISSED'} ({ratio:.2f})"
+    )
     return 0 if ok else 1
 
 

@@ -80,7 +80,10 @@ async def file(
             problems.append(f"contains forbidden {', '.join(repr(s) for s in present)}")
     if problems:
         return Outcome.failed(f"{path} " + "; ".join(problems))
-    return Outcome.passed(f"{path} exists (mode {perms:04o})" + (" with the expected content" if contains or not_contains else ""))
+    return Outcome.passed(
+        f"{path} exists (mode {perms:04o})"
+        + (" with the expected content" if contains or not_contains else "")
+    )
 
 
 @check(
@@ -104,7 +107,11 @@ async def port(
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except (OSError, asyncio.TimeoutError, TimeoutError) as exc:
-        reason = "no answer within %gs" % timeout if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) else (exc.strerror or str(exc))
+        reason = (
+            f"no answer within {timeout:g}s"
+            if isinstance(exc, (asyncio.TimeoutError, TimeoutError))
+            else (exc.strerror or str(exc))
+        )
         if expect == "closed":
             return Outcome.passed(f"{where} does not accept connections ({reason}), as required")
         return Outcome.failed(f"{where} does not accept connections: {reason}")
@@ -116,4 +123,6 @@ async def port(
         pass
     if expect == "closed":
         return Outcome.failed(f"{where} accepts connections but must not")
-    return Outcome.passed(f"{where} accepts connections ({elapsed:.0f} ms)", measurements={"connect_ms": elapsed})
+    return Outcome.passed(
+        f"{where} accepts connections ({elapsed:.0f} ms)", measurements={"connect_ms": elapsed}
+    )

@@ -141,7 +141,7 @@ def check(
             source=f"{func.__module__}:{func.__qualname__}",
         )
         func.__golive_check__ = spec  # type: ignore[attr-defined]
-        return func
+        return func  # type: ignore[return-value]
 
     return wrap
 

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="golive",
-    help="Decide whether a task-orchestration stack is ready to go live, prove it, keep watching it.",
+    help=(
+        "Decide whether a task-orchestration stack is ready to go live, prove it, keep watching it."
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -58,7 +60,9 @@ def fatal_errors() -> Iterator[None]:
         for problem in exc.problems:
             typer.echo(str(problem), err=True)
         n = len(exc.problems)
-        typer.echo(f"golive: {n} configuration problem{'s' if n != 1 else ''}; nothing was run", err=True)
+        typer.echo(
+            f"golive: {n} configuration problem{'s' if n != 1 else ''}; nothing was run", err=True
+        )
         raise typer.Exit(2) from None
     except GoliveError as exc:
         typer.echo(f"golive: {exc}", err=True)
@@ -96,22 +100,68 @@ def load(config: list[str] | None, env_file: list[str] | None) -> tuple[Config, 
 def run(
     config: ConfigOpt = None,
     env_file: EnvFileOpt = None,
-    section: Annotated[Optional[list[str]], typer.Option("--section", "-s", help="Only this section (repeatable).")] = None,  # noqa: UP045
-    check: Annotated[Optional[list[str]], typer.Option("--check", help="Only this check id or glob (repeatable).")] = None,  # noqa: UP045
-    tag: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="Only checks with this tag (repeatable).")] = None,  # noqa: UP045
-    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", "-x", help="Skip checks matching this id or glob.")] = None,  # noqa: UP045
-    fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="Lowest severity that blocks: critical|high|medium|low|info.")] = None,  # noqa: UP045
-    strict: Annotated[bool, typer.Option("--strict", help="CONDITIONAL exits 1 instead of 0.")] = False,
-    allow_writes: Annotated[bool, typer.Option("--allow-writes", help="Run checks that change the target (they clean up).")] = False,
-    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Per-check timeout in seconds (overrides defaults.timeout).")] = None,  # noqa: UP045
-    deadline: Annotated[Optional[float], typer.Option("--deadline", help="Global deadline for the whole run, in seconds.")] = None,  # noqa: UP045
-    concurrency: Annotated[Optional[int], typer.Option("--concurrency", min=1, max=64, help="Checks run at once.")] = None,  # noqa: UP045
-    fmt: Annotated[str, typer.Option("--format", "-f", help="What to print on stdout: console, json, markdown, junit, ...")] = "console",
-    output: Annotated[Optional[list[str]], typer.Option("--output", "-o", help="Write a report: FORMAT:PATH (repeatable).")] = None,  # noqa: UP045
-    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Compare performance with a saved baseline file.")] = None,  # noqa: UP045
+    section: Annotated[
+        list[str] | None, typer.Option("--section", "-s", help="Only this section (repeatable).")
+    ] = None,
+    check: Annotated[
+        list[str] | None,
+        typer.Option("--check", help="Only this check id or glob (repeatable)."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", "-t", help="Only checks with this tag (repeatable)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", "-x", help="Skip checks matching this id or glob."),
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on", help="Lowest severity that blocks: critical|high|medium|low|info."
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="CONDITIONAL exits 1 instead of 0.")
+    ] = False,
+    allow_writes: Annotated[
+        bool,
+        typer.Option("--allow-writes", help="Run checks that change the target (they clean up)."),
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", help="Per-check timeout in seconds (overrides defaults.timeout)."
+        ),
+    ] = None,
+    deadline: Annotated[
+        float | None,
+        typer.Option("--deadline", help="Global deadline for the whole run, in seconds."),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", min=1, max=64, help="Checks run at once.")
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", help="What to print on stdout: console, json, markdown, junit, ..."
+        ),
+    ] = "console",
+    output: Annotated[
+        list[str] | None,
+        typer.Option("--output", "-o", help="Write a report: FORMAT:PATH (repeatable)."),
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option("--baseline", help="Compare performance with a saved baseline file."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the decision banner.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Tracebacks and details of errors.")] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Tracebacks and details of errors.")
+    ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")
+    ] = False,
 ) -> None:
     """Run the checklist against the live stack, print the results, write reports."""
     with fatal_errors():
@@ -158,7 +208,9 @@ def _run(
         try:
             severity = Severity(fail_on.lower())
         except ValueError:
-            raise UsageError(f"--fail-on {fail_on!r}: use one of critical, high, medium, low, info") from None
+            raise UsageError(
+                f"--fail-on {fail_on!r}: use one of critical, high, medium, low, info"
+            ) from None
     specs = [parse_output(o) for o in output or []]
     get_renderer(fmt)
     for s in specs:
@@ -167,8 +219,13 @@ def _run(
     if not specs:
         specs = [parse_output(o) for o in cfg.outputs]
     planned = select(
-        resolve(cfg, registry), registry, cfg,
-        sections=section or (), checks=check or (), tags=tag or (), exclude=exclude or (),
+        resolve(cfg, registry),
+        registry,
+        cfg,
+        sections=section or (),
+        checks=check or (),
+        tags=tag or (),
+        exclude=exclude or (),
     )
     if not planned:
         raise UsageError("no checks selected (check --section, --check, --tag and --exclude)")
@@ -196,8 +253,12 @@ def _run(
         baseline=baseline_data,
         baseline_path=baseline,
         signoffs=_signoffs(cfg),
-        selection={"sections": section or [], "checks": check or [], "tags": tag or [],
-                   "exclude": exclude or []},
+        selection={
+            "sections": section or [],
+            "checks": check or [],
+            "tags": tag or [],
+            "exclude": exclude or [],
+        },
     )
     with LiveProgress(err, len(planned), enabled=not quiet) as live:
         events = Events(started=live.started, finished=live.finished, progress=live.progress)
@@ -255,7 +316,7 @@ def list_checks(
             _, registry = load(config, None)
         else:
             registry = build_registry()
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": s.id,
                 "section": s.section,
@@ -266,7 +327,7 @@ def list_checks(
             }
             for s in registry.sorted()
         ]
-        generics = [
+        generics: list[dict[str, Any]] = [
             {"kind": s.name, "needs": list(s.needs), "title": s.title}
             for s in sorted(registry.generics.values(), key=lambda s: s.name)
         ]
@@ -282,7 +343,13 @@ def list_checks(
         for col in ("id", "severity", "needs", "writes", "title"):
             table.add_column(col)
         for r in rows:
-            table.add_row(r["id"], r["severity"], ",".join(r["needs"]), "yes" if r["writes"] else "", r["title"])
+            table.add_row(
+                r["id"],
+                r["severity"],
+                ",".join(r["needs"]),
+                "yes" if r["writes"] else "",
+                r["title"],
+            )
         console = Console(highlight=False)
         console.print(table)
         if generics:
@@ -296,7 +363,10 @@ def list_checks(
 
 @app.command()
 def explain(
-    check_id: Annotated[str, typer.Argument(help="A check id (e.g. database.connections) or generic kind (e.g. http).")],
+    check_id: Annotated[
+        str,
+        typer.Argument(help="A check id (e.g. database.connections) or generic kind (e.g. http)."),
+    ],
     config: ConfigOpt = None,
 ) -> None:
     """Explain a check: what it proves, its parameters, and how to fix a failure."""
@@ -312,7 +382,9 @@ def explain(
 def validate(
     config: ConfigOpt = None,
     env_file: EnvFileOpt = None,
-    probe: Annotated[bool, typer.Option("--probe", help="Also report whether each target answers.")] = False,
+    probe: Annotated[
+        bool, typer.Option("--probe", help="Also report whether each target answers.")
+    ] = False,
 ) -> None:
     """Validate golive.yaml (and overlays) without running any check."""
     with fatal_errors():
@@ -321,7 +393,9 @@ def validate(
         cfg, registry = load(config, env_file)
         planned = resolve(cfg, registry)
         sections = {p.section for p in planned}
-        typer.echo(f"{', '.join(cfg.files)}: OK ({len(planned)} checks in {len(sections)} sections)")
+        typer.echo(
+            f"{', '.join(cfg.files)}: OK ({len(planned)} checks in {len(sections)} sections)"
+        )
         code = 0
         if probe:
             code = _probe_targets(cfg)
@@ -344,7 +418,7 @@ def _probe_targets(cfg: Config) -> int:
             reasons = await asyncio.gather(*(targets.probe(k) for k in kinds))
         finally:
             await targets.close()
-        return list(zip(kinds, reasons))
+        return list(zip(kinds, reasons, strict=True))
 
     code = 0
     for kind, reason in asyncio.run(probe_all()):
@@ -358,7 +432,9 @@ def _probe_targets(cfg: Config) -> int:
 
 @app.command()
 def init(
-    path: Annotated[str, typer.Argument(help="Where to write the starter checklist.")] = "golive.yaml",
+    path: Annotated[
+        str, typer.Argument(help="Where to write the starter checklist.")
+    ] = "golive.yaml",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter golive.yaml (the full default checklist)."""

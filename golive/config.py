@@ -364,12 +364,17 @@ def merge(base: Any, over: Any) -> Any:
             if k in over.pos:
                 out.pos[k] = over.pos[k]
         return out
-    if isinstance(base, PosList) and isinstance(over, PosList) and _all_ids(base) and _all_ids(over):
+    if (
+        isinstance(base, PosList)
+        and isinstance(over, PosList)
+        and _all_ids(base)
+        and _all_ids(over)
+    ):
         out_l = PosList(base)
         out_l.pos = list(base.pos)
         out_l.origin = base.origin
         index = {item["id"]: i for i, item in enumerate(base)}
-        for item, pos in zip(over, over.pos):
+        for item, pos in zip(over, over.pos, strict=True):
             if item["id"] in index:
                 i = index[item["id"]]
                 out_l[i] = merge(out_l[i], item)
@@ -451,7 +456,10 @@ def _cross_check(config: Config) -> list[Problem]:
         loc = ("sections", section, "checks", index, "id")
         prefix = entry.id.split(".", 1)[0]
         if prefix != section:
-            msg = f"check {entry.id!r} is listed under section {section!r}; its id must start with '{section}.'"
+            msg = (
+                f"check {entry.id!r} is listed under section {section!r}; "
+                f"its id must start with '{section}.'"
+            )
             problems.append(config.problem(loc, msg))
         if entry.id in seen:
             problems.append(config.problem(loc, f"check {entry.id!r} is listed twice"))
@@ -487,7 +495,9 @@ def translate(exc: ValidationError, data: Any, default_file: str) -> list[Proble
                 msg = msg[len("Value error, ") :]
         pos = position(data, loc)
         file = pos.file if pos else default_file
-        out.append(Problem(file, pos.line if pos else None, pos.column if pos else None, _dotted(loc), msg))
+        out.append(
+            Problem(file, pos.line if pos else None, pos.column if pos else None, _dotted(loc), msg)
+        )
     return out
 
 

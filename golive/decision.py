@@ -35,16 +35,25 @@ class GateSpec:
 
 #: The checklist's seven approval gates.
 DEFAULT_GATES: tuple[GateSpec, ...] = (
-    GateSpec("technical", "Technical validation",
-             ("testing", "database", "integrity", "performance", "final")),
+    GateSpec(
+        "technical",
+        "Technical validation",
+        ("testing", "database", "integrity", "performance", "final"),
+    ),
     GateSpec("security", "Security clearance", ("security", "audit")),
     GateSpec("infrastructure", "Infrastructure ready", ("infrastructure", "capacity")),
     GateSpec("monitoring", "Monitoring active", ("monitoring",)),
-    GateSpec("backup", "Backup systems",
-             checks=("database.backups", "infrastructure.backup_storage", "operations.cron")),
+    GateSpec(
+        "backup",
+        "Backup systems",
+        checks=("database.backups", "infrastructure.backup_storage", "operations.cron"),
+    ),
     GateSpec("operations", "Operations ready", ("operations",)),
-    GateSpec("rollback", "Rollback plan",
-             checks=("operations.runbooks", "operations.scripts", "database.backups")),
+    GateSpec(
+        "rollback",
+        "Rollback plan",
+        checks=("operations.runbooks", "operations.scripts", "database.backups"),
+    ),
 )
 
 
@@ -84,8 +93,14 @@ def gates_from_config(config_gates: Mapping[str, object] | None) -> tuple[GateSp
         return DEFAULT_GATES
     out = []
     for gid, g in config_gates.items():
-        out.append(GateSpec(gid, getattr(g, "title", gid), tuple(getattr(g, "sections", ())),
-                            tuple(getattr(g, "checks", ()))))
+        out.append(
+            GateSpec(
+                gid,
+                getattr(g, "title", gid),
+                tuple(getattr(g, "sections", ())),
+                tuple(getattr(g, "checks", ())),
+            )
+        )
     return tuple(out)
 
 
@@ -100,12 +115,14 @@ def decide(
     """Apply the decision rules to a run's results."""
     blocking = [r for r in results if r.status is Status.FAIL and r.severity.at_least(fail_on)]
     unevaluated = [
-        r for r in results
+        r
+        for r in results
         if r.severity.at_least(fail_on)
         and (r.status is Status.ERROR or (r.status is Status.SKIP and r.incomplete))
     ]
     minor = [
-        r for r in results
+        r
+        for r in results
         if r.status in (Status.FAIL, Status.ERROR) and not r.severity.at_least(fail_on)
     ]
     warnings = [r for r in results if r.status is Status.WARN]
@@ -127,7 +144,9 @@ def decide(
         verdict = Verdict.CONDITIONAL
         code = EXIT_NO_GO if strict else EXIT_GO
         if minor:
-            reasons.append(f"{len(minor)} check(s) below {fail_on.value} severity failed or errored")
+            reasons.append(
+                f"{len(minor)} check(s) below {fail_on.value} severity failed or errored"
+            )
         if warnings:
             reasons.append(f"{len(warnings)} warning(s)")
         if awaiting:

@@ -35,9 +35,15 @@ def explain_text(registry: Registry, name: str) -> str:
     lines = [
         f"{spec.id}: {spec.title}" if not spec.generic else f"uses: {spec.name} ({spec.title})",
         "",
-        f"  severity:    {spec.severity.value}" + ("  (default for `uses:` checks: medium)" if spec.generic else ""),
+        f"  severity:    {spec.severity.value}"
+        + ("  (default for `uses:` checks: medium)" if spec.generic else ""),
         f"  needs:       {', '.join(spec.needs) or 'nothing'}",
-        f"  writes:      {'yes (runs only with --allow-writes, and cleans up)' if spec.writes else 'no (read-only)'}",
+        "  writes:      "
+        + (
+            "yes (runs only with --allow-writes, and cleans up)"
+            if spec.writes
+            else "no (read-only)"
+        ),
         f"  defined in:  {spec.source}",
         "",
         "What it proves:",
@@ -66,7 +72,9 @@ def markdown(registry: Registry) -> str:
     by_section: dict[str, list[CheckSpec]] = {}
     for spec in registry.sorted():
         by_section.setdefault(spec.section, []).append(spec)
-    order = [s for s in SECTION_ORDER if s in by_section] + [s for s in by_section if s not in SECTION_ORDER]
+    order = [s for s in SECTION_ORDER if s in by_section] + [
+        s for s in by_section if s not in SECTION_ORDER
+    ]
     for section in order:
         out += [f"## {section}", ""]
         for spec in by_section[section]:

@@ -86,7 +86,9 @@ async def execute_async(
         interactive=options.interactive,
         baseline_path=options.baseline_path,
     )
-    targets = Targets(config, redactor, allow_writes=options.allow_writes, baseline=options.baseline)
+    targets = Targets(
+        config, redactor, allow_writes=options.allow_writes, baseline=options.baseline
+    )
     runner = Runner(
         config=config,
         targets=targets,
@@ -120,7 +122,7 @@ async def execute_async(
 
 
 def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[int]:
-    installed = []
+    installed: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, stop.set)

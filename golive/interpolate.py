@@ -91,7 +91,9 @@ def _matching_brace(text: str, open_at: int) -> int:
     return -1
 
 
-def _expand_braced(body: str, env: Mapping[str, str], used: dict[str, str | None], strict: bool) -> str:
+def _expand_braced(
+    body: str, env: Mapping[str, str], used: dict[str, str | None], strict: bool
+) -> str:
     m = _NAME.match(body)
     if not m:
         raise InterpolationError(f"invalid variable reference '${{{body}}}'")

@@ -24,7 +24,9 @@ def parse_output(spec: str) -> OutputSpec:
     """Parse `FORMAT:PATH` (e.g. `html:reports/golive.html`)."""
     fmt, sep, path = spec.partition(":")
     if not sep or not fmt or not path:
-        raise UsageError(f"--output {spec!r} must look like FORMAT:PATH, e.g. html:reports/golive.html")
+        raise UsageError(
+            f"--output {spec!r} must look like FORMAT:PATH, e.g. html:reports/golive.html"
+        )
     return OutputSpec(fmt.strip().lower(), path.strip())
 
 
@@ -56,7 +58,9 @@ def write_atomic(path: str, data: str | bytes) -> None:
         raise
 
 
-def write_outputs(run: Run, specs: list[OutputSpec], redactor: Redactor) -> list[tuple[OutputSpec, str | None]]:
+def write_outputs(
+    run: Run, specs: list[OutputSpec], redactor: Redactor
+) -> list[tuple[OutputSpec, str | None]]:
     """Write every requested report; returns (spec, error or None) for each, never raises."""
     results: list[tuple[OutputSpec, str | None]] = []
     for spec in specs:

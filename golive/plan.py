@@ -160,6 +160,4 @@ def _select_checks(
             raise UsageError(f"no check matches {pat!r}{did_you_mean(pat, known)}")
         for h in hits:
             chosen.setdefault(h.id, h)
-    return [p for p in planned if p.id in chosen] + [
-        p for i, p in chosen.items() if i not in by_id
-    ]
+    return [p for p in planned if p.id in chosen] + [p for i, p in chosen.items() if i not in by_id]

@@ -185,7 +185,7 @@ def params_model(spec: CheckSpec) -> Any:
         from pydantic import ConfigDict, create_model
 
         fields: dict[str, Any] = {name: (tp, default) for name, tp, default in parameters(spec)}
-        model = create_model(  # type: ignore[call-overload]
+        model = create_model(
             "params_" + spec.id.replace(".", "_"),
             __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
             **fields,

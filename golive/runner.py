@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -60,7 +60,7 @@ class Runner:
             stopper.cancel()
         return list(results)
 
-    async def _cancel_on_stop(self, tasks: list[asyncio.Future[CheckResult]]) -> None:
+    async def _cancel_on_stop(self, tasks: Sequence[asyncio.Future[CheckResult]]) -> None:
         await self.stop.wait()
         for t in tasks:
             t.cancel()
@@ -69,16 +69,21 @@ class Runner:
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         t0 = time.monotonic()
         ctx: Context | None = None
+        reason: str | None
         try:
             if not p.enabled:
-                return self._result(p, Outcome.skip("disabled in golive.yaml (enabled: false)"), t0, started)
+                return self._result(
+                    p, Outcome.skip("disabled in golive.yaml (enabled: false)"), t0, started
+                )
             if p.spec.writes and not self.settings.allow_writes:
                 reason = "changes the target; run with --allow-writes to include it"
                 return self._result(p, Outcome.skip(reason), t0, started)
             async with self._sem:
                 remaining = self._remaining()
                 if self.stop.is_set():
-                    return self._result(p, Outcome.skip("interrupted before it ran"), t0, started, incomplete=True)
+                    return self._result(
+                        p, Outcome.skip("interrupted before it ran"), t0, started, incomplete=True
+                    )
                 if remaining <= 0:
                     reason = f"global deadline of {self.deadline:g}s reached before it ran"
                     return self._result(p, Outcome.skip(reason), t0, started, incomplete=True)
@@ -87,7 +92,9 @@ class Runner:
                     if reason is not None:
                         configured = self.targets.configured(kind)
                         text = f"{kind} unreachable: {reason}" if configured else reason
-                        return self._result(p, Outcome.skip(text), t0, started, incomplete=configured)
+                        return self._result(
+                            p, Outcome.skip(text), t0, started, incomplete=configured
+                        )
                 timeout = min(p.timeout, self._remaining())
                 if timeout <= 0:
                     reason = f"global deadline of {self.deadline:g}s reached before it ran"
@@ -100,9 +107,15 @@ class Runner:
                 except (asyncio.TimeoutError, TimeoutError) as exc:
                     if time.monotonic() - t0 + 0.05 < timeout:  # raised inside the check
                         return self._error(p, exc, ctx, t0, started)
-                    limit = "the global deadline" if timeout < p.timeout else f"its {p.timeout:g}s timeout"
+                    limit = (
+                        "the global deadline"
+                        if timeout < p.timeout
+                        else f"its {p.timeout:g}s timeout"
+                    )
                     msg = f"did not finish within {timeout:g}s ({limit})"
-                    return self._result(p, Outcome.error(msg, evidence=ctx.evidence), t0, started, incomplete=True)
+                    return self._result(
+                        p, Outcome.error(msg, evidence=ctx.evidence), t0, started, incomplete=True
+                    )
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -119,7 +132,9 @@ class Runner:
                         outcome.samples,
                         outcome.findings,
                     )
-                return self._result(p, outcome, t0, started, incomplete=outcome.status is Status.ERROR)
+                return self._result(
+                    p, outcome, t0, started, incomplete=outcome.status is Status.ERROR
+                )
         except asyncio.CancelledError:
             evidence = ctx.evidence if ctx is not None else {}
             outcome = Outcome.skip("interrupted while running", evidence=evidence)
@@ -150,7 +165,9 @@ class Runner:
             _progress=progress,
         )
 
-    def _error(self, p: Planned, exc: BaseException, ctx: Context, t0: float, started: str) -> CheckResult:
+    def _error(
+        self, p: Planned, exc: BaseException, ctx: Context, t0: float, started: str
+    ) -> CheckResult:
         text = " ".join(str(exc).split()) or "no message"
         msg = f"{type(exc).__name__}: {text}"
         detail = "".join(traceback.format_exception(exc)) if self.settings.verbose else ""
@@ -174,7 +191,8 @@ class Runner:
             today = self.today or date.today()
             waiver = Waiver(p.waiver.reason, p.waiver.approved_by, p.waiver.expires.isoformat())
             if p.waiver.expires < today:
-                note = f"waiver by {p.waiver.approved_by} expired on {p.waiver.expires.isoformat()} and was ignored"
+                expired = p.waiver.expires.isoformat()
+                note = f"waiver by {p.waiver.approved_by} expired on {expired} and was ignored"
                 waiver = None
             elif status is Status.FAIL:
                 status = Status.WAIVED

@@ -32,7 +32,9 @@ def write_config(data: Mapping[str, Any], directory: str | None = None) -> str:
     return path
 
 
-def load_dict(data: Mapping[str, Any], directory: str | None = None, env: dict[str, str] | None = None) -> Config:
+def load_dict(
+    data: Mapping[str, Any], directory: str | None = None, env: dict[str, str] | None = None
+) -> Config:
     """Load a config dict through the real loader."""
     return load_config([write_config(data, directory)], env=env or {})
 
@@ -67,7 +69,10 @@ def run_check(
     entry: dict[str, Any] = {"id": check_id, "params": dict(params or {})}
     if timeout is not None:
         entry["timeout"] = timeout
-    data: dict[str, Any] = {"targets": dict(targets or {}), "sections": {section: {"checks": [entry]}}}
+    data: dict[str, Any] = {
+        "targets": dict(targets or {}),
+        "sections": {section: {"checks": [entry]}},
+    }
     data.update(extra or {})
     config = load_dict(data, directory)
     run = run_config(config, checks=[check_id], allow_writes=allow_writes)

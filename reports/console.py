@@ -49,8 +49,10 @@ def section_table(title: str, results: list[CheckResult], *, verbose: bool = Fal
         if r.note:
             summary.append(f"\n{r.note}", style="italic yellow")
         if r.waiver:
-            summary.append(f"\nwaived by {r.waiver.approved_by} until {r.waiver.expires}: "
-                           f"{r.waiver.reason}", style="cyan")
+            summary.append(
+                f"\nwaived by {r.waiver.approved_by} until {r.waiver.expires}: {r.waiver.reason}",
+                style="cyan",
+            )
         if verbose and r.detail:
             summary.append("\n" + r.detail, style="dim")
         table.add_row(
@@ -145,7 +147,9 @@ class LiveProgress:
         """A long check reported progress."""
         if self._progress is not None and check_id in self._tasks:
             label = f"{check_id} {desc}".strip()
-            self._progress.update(self._tasks[check_id], completed=done, total=total, description=label)
+            self._progress.update(
+                self._tasks[check_id], completed=done, total=total, description=label
+            )
 
     def finished(self, result: CheckResult) -> None:
         """A check finished."""

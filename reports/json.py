@@ -29,7 +29,9 @@ def _plain(value: Any) -> Any:
 
 def render(run: Run) -> str:
     """Render a run as indented JSON."""
-    return json.dumps(to_dict(run), indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n"
+    return (
+        json.dumps(to_dict(run), indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n"
+    )
 
 
 @lru_cache(maxsize=1)

@@ -51,7 +51,9 @@ class Targets:
     def _build(self, kind: str) -> Any:
         cfg = getattr(self.config.targets, kind, None)
         if cfg is None:
-            raise TargetUnavailable(f"no {kind} target is configured in golive.yaml (targets.{kind})")
+            raise TargetUnavailable(
+                f"no {kind} target is configured in golive.yaml (targets.{kind})"
+            )
         if kind == "api":
             from golive.targets.api import ApiTarget
 

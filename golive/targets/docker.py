@@ -26,7 +26,9 @@ class DockerTarget:
 
     def __init__(self, cfg: DockerConfig) -> None:
         self.cfg = cfg
-        self.base_url = cfg.base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        self.base_url = (
+            cfg.base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        )
         self._client: Any = None
 
     @property

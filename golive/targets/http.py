@@ -33,7 +33,11 @@ def describe_http_error(exc: BaseException, url: str, timeout: float) -> str:
         low = text.lower()
         if "certificate" in low or "ssl" in low or isinstance(exc.__context__, ssl.SSLError):
             return f"TLS verification failed for {url}: {text}"
-        if "name or service not known" in low or "nodename nor servname" in low or "name resolution" in low:
+        if (
+            "name or service not known" in low
+            or "nodename nor servname" in low
+            or "name resolution" in low
+        ):
             return f"host name of {url} does not resolve"
         if "refused" in low:
             return f"connection refused by {url}"

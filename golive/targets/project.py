@@ -15,9 +15,25 @@ if TYPE_CHECKING:
     from golive.config import ProjectTarget as ProjectConfig
 
 SKIP_DIRS = frozenset(
-    {".git", ".hg", ".svn", ".venv", "venv", "env", "node_modules", "__pycache__", ".mypy_cache",
-     ".pytest_cache", ".ruff_cache", ".tox", "build", "dist", ".eggs", "site-packages",
-     ".golive-stack"}
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        "env",
+        "node_modules",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+        "build",
+        "dist",
+        ".eggs",
+        "site-packages",
+        ".golive-stack",
+    }
 )
 
 
@@ -90,7 +106,10 @@ class ProjectTarget:
 
     def _interpolate(self, value: Any, cf: ComposeFile, path: str) -> Any:
         if isinstance(value, dict):
-            return {k: self._interpolate(v, cf, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+            return {
+                k: self._interpolate(v, cf, f"{path}.{k}" if path else str(k))
+                for k, v in value.items()
+            }
         if isinstance(value, list):
             return [self._interpolate(v, cf, f"{path}[{i}]") for i, v in enumerate(value)]
         if isinstance(value, str):
@@ -117,8 +136,10 @@ class ProjectTarget:
         """Every regular file under the root, skipping VCS, virtualenvs and build output."""
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = sorted(
-                d for d in dirnames
-                if d not in skip_dirs and not d.endswith(".egg-info")
+                d
+                for d in dirnames
+                if d not in skip_dirs
+                and not d.endswith(".egg-info")
                 and not os.path.isfile(os.path.join(dirpath, d, "pyvenv.cfg"))
             )
             for name in sorted(filenames):

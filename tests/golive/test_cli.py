@@ -36,7 +36,12 @@ def config(tmp_path: Path, checks: list[dict[str, Any]], **extra: Any) -> str:
 def golive(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **kw.pop("env", {})}
     return subprocess.run(
-        [sys.executable, "-m", "golive", *args], capture_output=True, text=True, timeout=60, env=env, **kw
+        [sys.executable, "-m", "golive", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        **kw,
     )
 
 
@@ -55,7 +60,9 @@ def test_version() -> None:
         ([{"id": "lab.boom"}], 3, "INCOMPLETE"),
     ],
 )
-def test_run_exit_codes(tmp_path: Path, checks: list[dict[str, Any]], code: int, verdict: str) -> None:
+def test_run_exit_codes(
+    tmp_path: Path, checks: list[dict[str, Any]], code: int, verdict: str
+) -> None:
     result = runner.invoke(app, ["run", "-c", config(tmp_path, checks), "--no-color"])
     assert result.exit_code == code, result.output
     assert verdict in result.stdout
@@ -111,18 +118,30 @@ def test_selection_by_check_tag_and_exclude(tmp_path: Path) -> None:
         [{"id": "lab.failing", "tags": ["slow"]}, {"id": "lab.sleepy", "params": {"seconds": 0}}],
     )
     out = tmp_path / "r.json"
-    assert runner.invoke(app, ["run", "-c", path, "--tag", "slow", "-o", f"json:{out}"]).exit_code == 1
+    assert (
+        runner.invoke(app, ["run", "-c", path, "--tag", "slow", "-o", f"json:{out}"]).exit_code == 1
+    )
     assert [r["id"] for r in json.loads(out.read_text())["results"]] == ["lab.failing"]
-    assert runner.invoke(app, ["run", "-c", path, "--exclude", "lab.fail*", "-o", f"json:{out}"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["run", "-c", path, "--exclude", "lab.fail*", "-o", f"json:{out}"]
+        ).exit_code
+        == 0
+    )
     assert [r["id"] for r in json.loads(out.read_text())["results"]] == ["lab.sleepy"]
-    assert runner.invoke(app, ["run", "-c", path, "--check", "lab.s*", "-o", f"json:{out}"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["run", "-c", path, "--check", "lab.s*", "-o", f"json:{out}"]).exit_code
+        == 0
+    )
 
 
 def test_format_json_on_stdout_and_several_outputs(tmp_path: Path) -> None:
     path = config(tmp_path, [{"id": "lab.failing"}])
     out = tmp_path / "nested" / "dir" / "run.json"
     txt = tmp_path / "run.txt"
-    proc = golive("run", "-c", path, "--format", "json", "-o", f"json:{out}", "-o", f"console:{txt}")
+    proc = golive(
+        "run", "-c", path, "--format", "json", "-o", f"json:{out}", "-o", f"console:{txt}"
+    )
     assert proc.returncode == 1
     data = json.loads(proc.stdout)
     assert data["decision"]["verdict"] == "NO-GO"
@@ -157,7 +176,11 @@ def test_list_json_and_explain() -> None:
 
 
 def test_validate_and_probe(tmp_path: Path) -> None:
-    path = config(tmp_path, [{"id": "lab.failing"}], targets={"api": {"url": "http://127.0.0.1:1", "timeout": 1}})
+    path = config(
+        tmp_path,
+        [{"id": "lab.failing"}],
+        targets={"api": {"url": "http://127.0.0.1:1", "timeout": 1}},
+    )
     r = runner.invoke(app, ["validate", "-c", path])
     assert r.exit_code == 0
     assert r.stdout.strip() == f"{path}: OK (1 checks in 1 sections)"
@@ -189,7 +212,9 @@ def test_signal_keeps_partial_results_and_exits_130(tmp_path: Path, sig: int) ->
     out = tmp_path / "partial.json"
     proc = subprocess.Popen(
         [sys.executable, "-m", "golive", "run", "-c", path, "-o", f"json:{out}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 30
     while not flag.exists() and time.monotonic() < deadline:

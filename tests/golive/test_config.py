@@ -47,7 +47,9 @@ def test_unknown_key_has_location_and_did_you_mean(tmp_path: Path) -> None:
           timout: 5
         """,
     )
-    assert problems([path]) == [f"{path}:3:3: defaults.timout: unknown key 'timout' (did you mean 'timeout'?)"]
+    assert problems([path]) == [
+        f"{path}:3:3: defaults.timout: unknown key 'timout' (did you mean 'timeout'?)"
+    ]
 
 
 def test_all_problems_reported_at_once(tmp_path: Path) -> None:
@@ -102,7 +104,9 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
 
 
 def test_python_tags_are_rejected(tmp_path: Path) -> None:
-    path = write(tmp_path, "golive.yaml", "version: 1\nproject: !!python/object/apply:os.system ['true']\n")
+    path = write(
+        tmp_path, "golive.yaml", "version: 1\nproject: !!python/object/apply:os.system ['true']\n"
+    )
     (msg,) = problems([path])
     assert msg.startswith(f"{path}:2:10: project: ")
     assert "python/object/apply" in msg
@@ -142,11 +146,15 @@ def test_interpolation_defaults_and_errors(tmp_path: Path) -> None:
     assert cfg.targets.api is not None
     assert cfg.targets.api.url == "http://127.0.0.1:8080"
     assert cfg.targets.api.token == "$literal"
-    assert problems([path]) == [f"{path}:3:14: environment: environment variable ENV_NAME is not set"]
+    assert problems([path]) == [
+        f"{path}:3:14: environment: environment variable ENV_NAME is not set"
+    ]
 
 
 def test_required_variable_message(tmp_path: Path) -> None:
-    path = write(tmp_path, "golive.yaml", "version: 1\nproject: ${PROJECT:?set PROJECT to the stack name}\n")
+    path = write(
+        tmp_path, "golive.yaml", "version: 1\nproject: ${PROJECT:?set PROJECT to the stack name}\n"
+    )
     assert problems([path]) == [f"{path}:2:10: project: PROJECT: set PROJECT to the stack name"]
 
 
@@ -214,7 +222,10 @@ def test_error_in_overlay_points_at_overlay(tmp_path: Path) -> None:
     base = write(tmp_path, "base.yaml", "version: 1\n")
     overlay = write(tmp_path, "over.yaml", "defaults:\n  deadline: soon\n")
     (msg,) = problems([base, overlay])
-    assert msg == f"{overlay}:2:3: defaults.deadline: 'soon' is not a duration (use e.g. 5, '5s', '10m', '1h')"
+    assert (
+        msg
+        == f"{overlay}:2:3: defaults.deadline: 'soon' is not a duration (use e.g. 5, '5s', '10m', '1h')"
+    )
 
 
 def test_params_are_validated_against_the_check_signature(tmp_path: Path) -> None:
@@ -235,7 +246,10 @@ def test_params_are_validated_against_the_check_signature(tmp_path: Path) -> Non
         """,
     )
     found = problems([path])
-    assert f"{path}:9:11: sections.operations.checks[0].params.port: Input should be a valid integer" in found[0]
+    assert (
+        f"{path}:9:11: sections.operations.checks[0].params.port: Input should be a valid integer"
+        in found[0]
+    )
     assert found[1] == (
         f"{path}:10:11: sections.operations.checks[0].params.hots: unknown parameter 'hots' for "
         "generic.port (did you mean 'host'?); parameters: port, host, timeout, expect"
@@ -256,8 +270,13 @@ def test_unknown_check_id_and_kind(tmp_path: Path) -> None:
         """,
     )
     found = problems([path])
-    assert found[0].startswith(f"{path}:5:28: sections.operations.checks[0].uses: unknown generic check kind 'prot' (did you mean 'port'?); kinds: ")
-    assert found[1] == f"{path}:6:10: sections.operations.checks[1].id: unknown check id 'operations.y'"
+    assert found[0].startswith(
+        f"{path}:5:28: sections.operations.checks[0].uses: unknown generic check kind 'prot' (did you mean 'port'?); kinds: "
+    )
+    assert (
+        found[1]
+        == f"{path}:6:10: sections.operations.checks[1].id: unknown check id 'operations.y'"
+    )
 
 
 def test_check_in_wrong_section(tmp_path: Path) -> None:

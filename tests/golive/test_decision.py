@@ -12,8 +12,13 @@ def result(
     id: str, status: Status, severity: Severity = Severity.HIGH, incomplete: bool = False
 ) -> CheckResult:
     return CheckResult(
-        id=id, section=id.split(".")[0], title=id, severity=severity, status=status,
-        summary="s", incomplete=incomplete,
+        id=id,
+        section=id.split(".")[0],
+        title=id,
+        severity=severity,
+        status=status,
+        summary="s",
+        incomplete=incomplete,
     )
 
 
@@ -37,7 +42,9 @@ H, L = Severity.HIGH, Severity.LOW
         ([result("a.x", S, L, incomplete=True), result("a.y", W)], Verdict.CONDITIONAL, 0, 1),
     ],
 )
-def test_decision_table(results: list[CheckResult], verdict: Verdict, code: int, strict_code: int) -> None:
+def test_decision_table(
+    results: list[CheckResult], verdict: Verdict, code: int, strict_code: int
+) -> None:
     d = decide(results, Severity.HIGH)
     assert (d.verdict, d.exit_code) == (verdict, code)
     assert decide(results, Severity.HIGH, strict=True).exit_code == strict_code
@@ -63,8 +70,15 @@ def test_interrupted_exits_130() -> None:
 
 def test_gates_roll_up_and_await_signoff() -> None:
     rs = [result("security.a", P), result("security.b", W), result("database.backups", F)]
-    gates = {g.id: g for g in gate_results(rs, DEFAULT_GATES, require_signoff=True,
-                                           signoffs=[SignOff("security", "alice", "2026-01-01")])}
+    gates = {
+        g.id: g
+        for g in gate_results(
+            rs,
+            DEFAULT_GATES,
+            require_signoff=True,
+            signoffs=[SignOff("security", "alice", "2026-01-01")],
+        )
+    }
     assert len(gates) == 7
     assert gates["security"].status is W and not gates["security"].awaiting_signoff
     assert gates["backup"].status is F and gates["rollback"].status is F

@@ -13,7 +13,9 @@ HEAVY = ("psycopg", "docker", "httpx", "jinja2", "prometheus_api_client", "scipy
 def imported_modules(*args: str) -> set[str]:
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "golive", *args],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     names = set()

@@ -52,7 +52,7 @@ def test_missing_and_broken_plugin_paths(tmp_path: Path) -> None:
         build_registry([str(tmp_path / "nope.py")], entry_points=False)
     bad = tmp_path / "bad.py"
     bad.write_text("import not_a_module_anywhere\n")
-    with pytest.raises(RegistryError, match="cannot load plugin .*bad.py: ModuleNotFoundError"):
+    with pytest.raises(RegistryError, match=r"cannot load plugin .*bad\.py: ModuleNotFoundError"):
         build_registry([str(bad)], entry_points=False)
 
 
@@ -63,22 +63,51 @@ def test_entry_point_plugin_installed_into_an_environment(tmp_path: Path) -> Non
     source = tmp_path / "src"
     shutil.copytree(FIXTURES / "example_plugin", source)
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(source)],
-        check=True, capture_output=True, timeout=240,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=240,
     )
     env = {**os.environ, "PYTHONPATH": str(target), "HELLO_OK": "1"}
     listed = subprocess.run(
-        [sys.executable, "-m", "golive", "list", "--json"], env=env, capture_output=True, text=True,
-        timeout=60, check=True,
+        [sys.executable, "-m", "golive", "list", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     ids = [c["id"] for c in json.loads(listed.stdout)["checks"]]
     assert "example.hello" in ids
     cfg = tmp_path / "golive.yaml"
     cfg.write_text("version: 1\n")
     ran = subprocess.run(
-        [sys.executable, "-m", "golive", "run", "-c", str(cfg), "--check", "example.hello", "--no-color"],
-        env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "golive",
+            "run",
+            "-c",
+            str(cfg),
+            "--check",
+            "example.hello",
+            "--no-color",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert ran.returncode == 0, ran.stderr
     assert "HELLO_OK is 1" in ran.stdout

@@ -16,7 +16,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def lab(checks: list[dict[str, Any]], **extra: Any) -> Any:
-    data = {"plugin_paths": [str(FIXTURES / "runner_checks.py")], "sections": {"lab": {"checks": checks}}}
+    data = {
+        "plugin_paths": [str(FIXTURES / "runner_checks.py")],
+        "sections": {"lab": {"checks": checks}},
+    }
     data.update(extra)
     return load_dict(data)
 
@@ -59,9 +62,7 @@ def test_exception_becomes_error_with_message_and_no_traceback() -> None:
     assert r.status is Status.ERROR
     assert r.summary == "ValueError: disk on fire"
     assert r.detail == ""
-    verbose = run_config(
-        lab([{"id": "lab.boom"}]), options=Options(verbose=True)
-    )
+    verbose = run_config(lab([{"id": "lab.boom"}]), options=Options(verbose=True))
     assert "Traceback" in verbose.results[0].detail
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from golive.reports.json import from_dict, json_schema, load, render
 
 from golive.errors import RunFileError
 from golive.models import SCHEMA_VERSION
-from golive.reports.json import from_dict, json_schema, load, render
 from golive.testing import load_dict, run_config
 
 FIXTURES = Path(__file__).parents[1] / "golive" / "fixtures"
@@ -22,12 +22,20 @@ def real_run() -> object:
     cfg = load_dict(
         {
             "plugin_paths": [str(FIXTURES / "runner_checks.py")],
-            "targets": {"database": {"dsn": "postgresql://x:pw-canary-1@127.0.0.1:1/db", "connect_timeout": 1}},
+            "targets": {
+                "database": {
+                    "dsn": "postgresql://x:pw-canary-1@127.0.0.1:1/db",
+                    "connect_timeout": 1,
+                }
+            },
             "sections": {
                 "lab": {
                     "checks": [
                         {"id": "lab.sleepy", "params": {"seconds": 0}},
-                        {"id": "lab.failing", "waiver": {"reason": "r", "approved_by": "a", "expires": "2999-01-01"}},
+                        {
+                            "id": "lab.failing",
+                            "waiver": {"reason": "r", "approved_by": "a", "expires": "2999-01-01"},
+                        },
                         {"id": "lab.db"},
                         {"id": "lab.boom"},
                     ]
@@ -46,7 +54,9 @@ def test_shipped_schema_is_current() -> None:
 def test_real_output_validates_against_schema(real_run: object) -> None:
     data = json.loads(render(real_run))  # type: ignore[arg-type]
     assert data["schema_version"] == SCHEMA_VERSION
-    jsonschema.validate(data, json.loads(files("golive.reports").joinpath("run.schema.json").read_text()))
+    jsonschema.validate(
+        data, json.loads(files("golive.reports").joinpath("run.schema.json").read_text())
+    )
     assert [r["status"] for r in data["results"]] == ["PASS", "WAIVED", "SKIP", "ERROR"]
     assert "pw-canary-1" not in json.dumps(data)
 
@@ -66,7 +76,7 @@ def test_bad_files(tmp_path: Path) -> None:
     with pytest.raises(RunFileError, match="not valid JSON"):
         load(str(p))
     p.write_text(json.dumps({"schema_version": "9.0"}))
-    with pytest.raises(RunFileError, match="schema_version 9.0 is not supported"):
+    with pytest.raises(RunFileError, match=r"schema_version 9\.0 is not supported"):
         load(str(p))
     p.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "run_id": 5}))
     with pytest.raises(RunFileError, match="not a valid golive run"):

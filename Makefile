@@ -1,0 +1,37 @@
+# golive developer commands. On a fresh machine start with: sh scripts/bootstrap test
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: bootstrap lint typecheck test test-unit demo docs clean
+
+bootstrap:
+	sh scripts/bootstrap
+
+lint: bootstrap
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: bootstrap
+	$(PY) -m mypy --strict golive
+	$(PY) -m mypy checks reports
+
+# The full suite, with its real services (PostgreSQL, Redis, Prometheus, Alertmanager,
+# podman) started by the test fixtures. pytest's exit 5 (no tests collected) is a failure.
+test: lint typecheck
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+test-unit: bootstrap
+	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+# Start the demo stack, run the whole checklist against it (writes allowed), stop it.
+demo: bootstrap
+	sh scripts/demo
+
+docs: bootstrap
+	$(PY) -m golive.docs > docs/checks.md
+
+clean:
+	-$(PY) -m demo.stack down
+	rm -rf reports/golive.* .pytest_cache .mypy_cache .ruff_cache
