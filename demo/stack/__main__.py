@@ -25,7 +25,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     began = time.monotonic()
     try:
         stack = lifecycle.start(args.state_dir, with_containers=False if args.no_containers
-                                else None)
+                                else None, alert_rules=args.alert_rules)
     except procs.ServiceFailed as exc:
         procs.report_failure(exc)
         print("stack not started; everything it had started was stopped", file=sys.stderr)
@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the stack (no-op when it runs)")
     up.add_argument("--no-containers", action="store_true", help="skip podman even if present")
+    up.add_argument("--alert-rules", type=Path, default=None,
+                    help="rules file for Prometheus instead of ops/alert_rules.yml")
     down = sub.add_parser("down", help="stop everything the stack started")
     down.add_argument("--purge", action="store_true", help="also delete the state dir")
     sub.add_parser("status", help="liveness of each process (exit 0 when all up)")

@@ -76,10 +76,11 @@ def _container_thread(stack: Stack, errors: list[BaseException]) -> threading.Th
 
 
 def start(state_dir: Path | str = DEFAULT_STATE_DIR, *, with_containers: bool | None = None,
-          timeout: float = 60) -> Stack:
+          alert_rules: Path | None = None, timeout: float = 60) -> Stack:
     """Start the stack in ``state_dir`` (or return it when it is already up).
 
-    ``with_containers`` defaults to whether podman is installed. On failure everything
+    ``with_containers`` defaults to whether podman is installed; ``alert_rules`` replaces
+    the project's ``ops/alert_rules.yml`` that Prometheus loads. On failure everything
     started so far is stopped and :class:`procs.ServiceFailed` is raised.
     """
     state_dir = Path(state_dir).resolve()
@@ -101,6 +102,8 @@ def start(state_dir: Path | str = DEFAULT_STATE_DIR, *, with_containers: bool | 
     thread = None
     try:
         project.create(stack)
+        if alert_rules is not None:
+            shutil.copyfile(alert_rules, stack.project_root / "ops" / "alert_rules.yml")
         if with_containers:
             thread = _container_thread(stack, errors)
         redis_server.start(stack)
