@@ -38,8 +38,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.core.close()
 
 
-app = FastAPI(title="Ordinaut reference orchestrator (golive demo)", version="1.0.0",
-              lifespan=lifespan)
+app = FastAPI(
+    title="Ordinaut reference orchestrator (golive demo)", version="1.0.0", lifespan=lifespan
+)
 app.include_router(tasks_router)
 app.include_router(runs_router)
 
@@ -66,9 +67,11 @@ async def guard_and_count(
             response = JSONResponse(
                 {"detail": "rate limit exceeded"},
                 status_code=429,
-                headers={"Retry-After": str(verdict.retry_after),
-                         "X-RateLimit-Limit": str(verdict.limit),
-                         "X-RateLimit-Remaining": "0"},
+                headers={
+                    "Retry-After": str(verdict.retry_after),
+                    "X-RateLimit-Limit": str(verdict.limit),
+                    "X-RateLimit-Remaining": "0",
+                },
             )
     if response is None:
         response = await call_next(request)
@@ -98,8 +101,10 @@ def ready(state: AppState = Depends(app_state)) -> JSONResponse:
     """Ready when the database and Redis answer."""
     report = health_report(state)
     ok = all(report["checks"][k]["status"] == "healthy" for k in ("database", "redis"))
-    return JSONResponse({"status": "ready" if ok else "not_ready", "checks": report["checks"]},
-                        status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ready" if ok else "not_ready", "checks": report["checks"]},
+        status_code=200 if ok else 503,
+    )
 
 
 @app.get("/health/live")

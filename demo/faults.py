@@ -128,7 +128,9 @@ def flooded_due_work(stack: Stack, n: int = 500) -> Iterator[uuid.UUID]:
         conn.execute(
             "INSERT INTO due_work (task_id, run_at, locked_until, locked_by)"
             " SELECT %s, now() - interval '10 minutes', now() + interval '1 day',"
-            " 'golive-fault-dead-worker' FROM generate_series(1, %s)", (task_id, n))
+            " 'golive-fault-dead-worker' FROM generate_series(1, %s)",
+            (task_id, n),
+        )
     try:
         yield task_id
     finally:
@@ -148,13 +150,24 @@ def container_without_no_new_privileges(stack: Stack, service: str = "rogue") ->
         raise RuntimeError("the stack runs no container engine (podman not installed?)")
     name = f"{stack.compose_project}_{service}_{uuid.uuid4().hex[:6]}"
     containers.podman(
-        stack, "run", "-d", "--name", name,
-        "--label", f"com.docker.compose.project={stack.compose_project}",
-        "--label", f"com.docker.compose.service={service}",
-        "--label", "com.docker.compose.container-number=1",
-        "--label", f"io.podman.compose.project={stack.compose_project}",
-        "--network", containers.NETWORK,
-        containers.IMAGE, *containers.SLEEP)
+        stack,
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--label",
+        f"com.docker.compose.project={stack.compose_project}",
+        "--label",
+        f"com.docker.compose.service={service}",
+        "--label",
+        "com.docker.compose.container-number=1",
+        "--label",
+        f"io.podman.compose.project={stack.compose_project}",
+        "--network",
+        containers.NETWORK,
+        containers.IMAGE,
+        *containers.SLEEP,
+    )
     try:
         yield name
     finally:
@@ -169,13 +182,14 @@ def deleted_system_agent(stack: Stack) -> Iterator[dict[str, Any]]:
     careless manual cleanup would. Yields the deleted row; re-inserted with its id on exit.
     """
     with psycopg.connect(_admin_app_db(stack), autocommit=True) as conn, conn.transaction():
-        cur = conn.execute("SELECT id, name, scopes, webhook_url, created_at FROM agent"
-                           " WHERE name = 'system'")
+        cur = conn.execute(
+            "SELECT id, name, scopes, webhook_url, created_at FROM agent WHERE name = 'system'"
+        )
         names = [d.name for d in cur.description or []]
         found = cur.fetchone()
         if found is None:
             raise RuntimeError("no system agent to delete")
-        row = dict(zip(names, found))
+        row = dict(zip(names, found, strict=True))
         conn.execute("SET LOCAL session_replication_role = replica")
         conn.execute("DELETE FROM agent WHERE id = %s", (row["id"],))
     try:
@@ -184,7 +198,9 @@ def deleted_system_agent(stack: Stack) -> Iterator[dict[str, Any]]:
         with psycopg.connect(_admin_app_db(stack), autocommit=True) as conn:
             conn.execute(
                 "INSERT INTO agent (id, name, scopes, webhook_url, created_at)"
-                " VALUES (%(id)s, %(name)s, %(scopes)s, %(webhook_url)s, %(created_at)s)", row)
+                " VALUES (%(id)s, %(name)s, %(scopes)s, %(webhook_url)s, %(created_at)s)",
+                row,
+            )
 
 
 @contextmanager
@@ -199,35 +215,51 @@ def orphans(stack: Stack) -> Iterator[dict[str, Any]]:
         fks = conn.execute(
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
             " FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace"
-            " ORDER BY conname").fetchall()
+            " ORDER BY conname"
+        ).fetchall()
         rows: dict[str, Any] = {}
         with conn.transaction():
             for table, name, _ in fks:
-                conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-                    sql.Identifier(table), sql.Identifier(name)))
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                        sql.Identifier(table), sql.Identifier(name)
+                    )
+                )
             rows["task"] = conn.execute(
                 "INSERT INTO task (title, created_by, schedule_kind, schedule_expr)"
                 " VALUES (%s, %s, 'event', 'golive.fault') RETURNING id",
-                (f"{FAULT_MARK}:orphan", ghost)).fetchone()[0]  # type: ignore[index]
+                (f"{FAULT_MARK}:orphan", ghost),
+            ).fetchone()[0]  # type: ignore[index]
             rows["task_run"] = conn.execute(
                 "INSERT INTO task_run (task_id, started_at, finished_at, success)"
-                " VALUES (%s, now(), now(), true) RETURNING id", (ghost,)).fetchone()[0]  # type: ignore[index]
+                " VALUES (%s, now(), now(), true) RETURNING id",
+                (ghost,),
+            ).fetchone()[0]  # type: ignore[index]
             rows["due_work"] = conn.execute(
                 "INSERT INTO due_work (task_id, run_at) VALUES (%s, now() + interval '1 day')"
-                " RETURNING id", (ghost,)).fetchone()[0]  # type: ignore[index]
+                " RETURNING id",
+                (ghost,),
+            ).fetchone()[0]  # type: ignore[index]
             rows["audit_log"] = conn.execute(
                 "INSERT INTO audit_log (actor_agent_id, action, subject_id)"
-                " VALUES (%s, 'golive.fault', %s) RETURNING id", (ghost, ghost)).fetchone()[0]  # type: ignore[index]
+                " VALUES (%s, 'golive.fault', %s) RETURNING id",
+                (ghost, ghost),
+            ).fetchone()[0]  # type: ignore[index]
     try:
         yield {"constraints": [(t, n, d) for t, n, d in fks], "rows": rows}
     finally:
         with psycopg.connect(_admin_app_db(stack), autocommit=True) as conn, conn.transaction():
             for table, key in rows.items():
-                conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(
-                    sql.Identifier(table)), (key,))
+                conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE id = %s").format(sql.Identifier(table)), (key,)
+                )
             for table, name, definition in fks:
-                conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
-                    sql.Identifier(table), sql.Identifier(name)) + sql.SQL(definition))
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
+                        sql.Identifier(table), sql.Identifier(name)
+                    )
+                    + sql.SQL(definition)
+                )
 
 
 @dataclass(frozen=True)
@@ -255,23 +287,32 @@ def expired_tls_cert(directory: Path | str, name: str = "server") -> Iterator[TL
     import ipaddress
 
     cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=90))
         .not_valid_after(now - dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
         .sign(key, hashes.SHA256())
     )
-    files = TLSFiles(folder / f"{name}.crt", folder / f"{name}.key",
-                     now - dt.timedelta(days=1))
+    files = TLSFiles(folder / f"{name}.crt", folder / f"{name}.key", now - dt.timedelta(days=1))
     files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     fd = os.open(files.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(key.private_bytes(serialization.Encoding.PEM,
-                                   serialization.PrivateFormat.PKCS8,
-                                   serialization.NoEncryption()))
+        fh.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
     try:
         yield files
     finally:
@@ -303,19 +344,25 @@ def saturated_connections(stack: Stack, fraction: float = 0.9) -> Iterator[int]:
     until the server has released them.
     """
     with psycopg.connect(stack.admin_dsn, autocommit=True) as conn:
-        max_conn = int(conn.execute("SHOW max_connections").fetchone()[0])  # type: ignore[index]
-        reserved = int(conn.execute("SHOW superuser_reserved_connections")
-                       .fetchone()[0])  # type: ignore[index]
-        baseline = int(conn.execute("SELECT count(*) FROM pg_stat_activity"
-                                    " WHERE backend_type = 'client backend'")
-                       .fetchone()[0])  # type: ignore[index]
+        max_conn = int(_scalar(conn, "SHOW max_connections"))
+        reserved = int(_scalar(conn, "SHOW superuser_reserved_connections"))
+        baseline = int(
+            _scalar(
+                conn, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+            )
+        )
     wanted = min(int(max_conn * fraction), max_conn - reserved) - baseline
     opened: list[psycopg.Connection] = []
     try:
         for _ in range(max(0, wanted)):
             try:
-                opened.append(psycopg.connect(stack.database_dsn, autocommit=True,
-                                              application_name=f"{FAULT_MARK}-saturate"))
+                opened.append(
+                    psycopg.connect(
+                        stack.database_dsn,
+                        autocommit=True,
+                        application_name=f"{FAULT_MARK}-saturate",
+                    )
+                )
             except psycopg.OperationalError:
                 break  # the server is full: that is the point
         yield len(opened)
@@ -325,8 +372,16 @@ def saturated_connections(stack: Stack, fraction: float = 0.9) -> Iterator[int]:
         procs.wait_until(lambda: _saturators(stack) == 0, 20, "saturating connections closed")
 
 
+def _scalar(conn: psycopg.Connection, sql_text: str) -> Any:
+    row = conn.execute(sql_text).fetchone()
+    assert row is not None
+    return row[0]
+
+
 def _saturators(stack: Stack) -> int:
     with psycopg.connect(stack.admin_dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                           (f"{FAULT_MARK}-saturate",)).fetchone()
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            (f"{FAULT_MARK}-saturate",),
+        ).fetchone()
     return int(row[0]) if row else 0

@@ -29,7 +29,7 @@ def check_database_and_workers(state: AppState) -> tuple[Check, Check]:
                 (HEARTBEAT_FRESH_SECONDS,),
             ).fetchone()
     except Exception as exc:  # any failure means the database is not usable
-        db = {"status": "unhealthy", "error": f"{type(exc).__name__}: {exc}"[:300]}
+        db: Check = {"status": "unhealthy", "error": f"{type(exc).__name__}: {exc}"[:300]}
         return db, {"status": "unknown", "error": "database unavailable"}
     assert row is not None
     fresh, known, newest_age = int(row[0]), int(row[1]), row[2]

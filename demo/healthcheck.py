@@ -22,7 +22,8 @@ def worker_fresh(settings: Settings) -> bool:
         row = conn.execute(
             "SELECT count(*) FROM worker_heartbeat WHERE hostname = %s"
             " AND last_seen > now() - make_interval(secs => %s)",
-            (socket.gethostname(), HEARTBEAT_FRESH_SECONDS)).fetchone()
+            (socket.gethostname(), HEARTBEAT_FRESH_SECONDS),
+        ).fetchone()
     return bool(row and row[0])
 
 

@@ -61,7 +61,7 @@ class RateLimiter:
             keys.append((f"{RATE_LIMIT_PREFIX}{size}:{client_id}:{window}", size))
         counts = self._count(keys)
         minute_limit = self.windows[0][1]
-        for (size, limit), count in zip(self.windows, counts):
+        for (size, limit), count in zip(self.windows, counts, strict=True):
             if count > limit:
                 retry = int(size - (now % size)) + 1
                 return Verdict(False, limit, 0, retry)

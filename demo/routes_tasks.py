@@ -48,8 +48,13 @@ def _one(conn: psycopg.Connection, sql: str, params: tuple[Any, ...]) -> dict[st
         return cur.execute(sql, params).fetchone()
 
 
-def _audit(conn: psycopg.Connection, actor: uuid.UUID, action: str, subject: uuid.UUID,
-           details: dict[str, Any]) -> None:
+def _audit(
+    conn: psycopg.Connection,
+    actor: uuid.UUID,
+    action: str,
+    subject: uuid.UUID,
+    details: dict[str, Any],
+) -> None:
     conn.execute(
         "INSERT INTO audit_log (actor_agent_id, action, subject_id, details)"
         " VALUES (%s, %s, %s, %s)",
@@ -85,16 +90,31 @@ def create_task(body: TaskCreate, actor: uuid.UUID = Agent, state: AppState = St
                 "INSERT INTO task (title, description, created_by, schedule_kind, schedule_expr,"
                 " timezone, payload, priority, max_retries, dedupe_key, backoff_strategy,"
                 " concurrency_key) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING *",
-                (body.title, body.description, body.created_by, body.schedule_kind,
-                 body.schedule_expr, body.timezone, json.dumps(body.payload), body.priority,
-                 body.max_retries, body.dedupe_key, body.backoff_strategy,
-                 body.concurrency_key),
+                (
+                    body.title,
+                    body.description,
+                    body.created_by,
+                    body.schedule_kind,
+                    body.schedule_expr,
+                    body.timezone,
+                    json.dumps(body.payload),
+                    body.priority,
+                    body.max_retries,
+                    body.dedupe_key,
+                    body.backoff_strategy,
+                    body.concurrency_key,
+                ),
             )
         except psycopg.errors.UniqueViolation:
             raise HTTPException(status_code=409, detail="dedupe_key already used") from None
         assert task is not None
-        _audit(conn, actor, "task.created", task["id"],
-               {"title": body.title, "schedule_kind": body.schedule_kind})
+        _audit(
+            conn,
+            actor,
+            "task.created",
+            task["id"],
+            {"title": body.title, "schedule_kind": body.schedule_kind},
+        )
     _publish(state, "task.created", task["id"])
     return jsonable_encoder(task)
 
@@ -118,7 +138,7 @@ def list_tasks(
         params.append(status)
     sql = f"SELECT * FROM task WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT %s"
     with state.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(sql, (*params, limit)).fetchall()  # type: ignore[arg-type]
+        rows = cur.execute(sql, (*params, limit)).fetchall()
     return jsonable_encoder(rows)
 
 
@@ -136,12 +156,14 @@ def get_task(task_id: uuid.UUID, _: uuid.UUID = Agent, state: AppState = State) 
         return jsonable_encoder(_task_or_404(conn, task_id))
 
 
-def _set_status(task_id: uuid.UUID, status: str, action: str, actor: uuid.UUID,
-                state: AppState) -> Any:
+def _set_status(
+    task_id: uuid.UUID, status: str, action: str, actor: uuid.UUID, state: AppState
+) -> Any:
     with state.pool.connection() as conn, conn.transaction():
         _task_or_404(conn, task_id)
-        task = _one(conn, "UPDATE task SET status = %s WHERE id = %s RETURNING *",
-                    (status, task_id))
+        task = _one(
+            conn, "UPDATE task SET status = %s WHERE id = %s RETURNING *", (status, task_id)
+        )
         if status == "canceled":
             conn.execute("DELETE FROM due_work WHERE task_id = %s", (task_id,))
         _audit(conn, actor, action, task_id, {"status": status})
@@ -174,12 +196,16 @@ def run_now(task_id: uuid.UUID, actor: uuid.UUID = Agent, state: AppState = Stat
         task = _task_or_404(conn, task_id)
         if task["status"] == "canceled":
             raise HTTPException(status_code=409, detail="task is canceled")
-        work = _one(conn, "INSERT INTO due_work (task_id, run_at) VALUES (%s, now())"
-                    " RETURNING id, run_at", (task_id,))
+        work = _one(
+            conn,
+            "INSERT INTO due_work (task_id, run_at) VALUES (%s, now()) RETURNING id, run_at",
+            (task_id,),
+        )
         _audit(conn, actor, "task.run_now", task_id, {})
     assert work is not None
-    return jsonable_encoder({"task_id": task_id, "due_work_id": work["id"],
-                             "run_at": work["run_at"]})
+    return jsonable_encoder(
+        {"task_id": task_id, "due_work_id": work["id"], "run_at": work["run_at"]}
+    )
 
 
 @tasks_router.delete("/{task_id}", status_code=204)
@@ -204,11 +230,14 @@ def list_runs(
     """Task runs, newest first, optionally for one task."""
     with state.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         if task_id is None:
-            rows = cur.execute("SELECT * FROM task_run ORDER BY created_at DESC LIMIT %s",
-                               (limit,)).fetchall()
+            rows = cur.execute(
+                "SELECT * FROM task_run ORDER BY created_at DESC LIMIT %s", (limit,)
+            ).fetchall()
         else:
-            rows = cur.execute("SELECT * FROM task_run WHERE task_id = %s"
-                               " ORDER BY created_at DESC LIMIT %s", (task_id, limit)).fetchall()
+            rows = cur.execute(
+                "SELECT * FROM task_run WHERE task_id = %s ORDER BY created_at DESC LIMIT %s",
+                (task_id, limit),
+            ).fetchall()
     return jsonable_encoder(rows)
 
 

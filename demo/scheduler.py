@@ -31,8 +31,9 @@ def _request_stop(signum: int, frame: FrameType | None) -> None:
     _stop = True
 
 
-def _occurrence(kind: str, expr: str, tz: str, created: datetime, cursor: str | None,
-                now: datetime) -> datetime | None:
+def _occurrence(
+    kind: str, expr: str, tz: str, created: datetime, cursor: str | None, now: datetime
+) -> datetime | None:
     """The latest occurrence that is due now and not queued yet, or None."""
     if kind == "once":
         if cursor is not None:
@@ -63,8 +64,8 @@ def tick(conn: psycopg.Connection, red: redis.Redis) -> int:
         return 0
     cursors = red.hmget(SCHEDULER_CURSOR_KEY, [str(r[0]) for r in rows])
     queued = 0
-    for (task_id, kind, expr, tz, created), raw in zip(rows, cursors):
-        cursor = raw.decode() if raw else None
+    for (task_id, kind, expr, tz, created), raw in zip(rows, cursors, strict=True):
+        cursor = raw.decode() if isinstance(raw, bytes) else raw
         try:
             when = _occurrence(kind, expr, tz, created, cursor, now)
         except (ValueError, TypeError) as exc:

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rrulestr  # type: ignore[import-untyped,unused-ignore]
 
 SCHEDULED_KINDS = ("cron", "rrule", "once")
 ALL_KINDS = ("cron", "rrule", "once", "event", "condition")

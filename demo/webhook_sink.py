@@ -21,19 +21,22 @@ def make_handler(out: Path) -> type[BaseHTTPRequestHandler]:
     """Build a request handler class writing to ``out``."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        def do_GET(self) -> None:
             self._reply(200, b'{"status":"ok"}')
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             try:
                 payload: Any = json.loads(body) if body else None
             except ValueError:
                 payload = body.decode("utf-8", "replace")
-            record = {"path": self.path, "received_at": time.time(),
-                      "headers": {k.lower(): v for k, v in self.headers.items()},
-                      "payload": payload}
+            record = {
+                "path": self.path,
+                "received_at": time.time(),
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "payload": payload,
+            }
             with _lock, out.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
             self._reply(200, b'{"status":"received"}')

@@ -83,14 +83,24 @@ def process_one(conn: psycopg.Connection, worker_id: str) -> bool:
         conn.execute(
             "INSERT INTO task_run (task_id, lease_owner, leased_until, started_at, finished_at,"
             " success, error, attempt, output) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-            (task_id, worker_id, started + timedelta(seconds=LEASE_SECONDS), started, finished,
-             error is None, error, attempt, json.dumps(output) if output is not None else None),
+            (
+                task_id,
+                worker_id,
+                started + timedelta(seconds=LEASE_SECONDS),
+                started,
+                finished,
+                error is None,
+                error,
+                attempt,
+                json.dumps(output) if output is not None else None,
+            ),
         )
         conn.execute("DELETE FROM due_work WHERE id = %s", (work_id,))
         if error is not None and attempt <= max_retries:
-            delay = min(2 ** attempt, 300)
+            delay = min(2**attempt, 300)
             conn.execute(
-                "INSERT INTO due_work (task_id, run_at) VALUES (%s, now() + make_interval(secs => %s))",
+                "INSERT INTO due_work (task_id, run_at)"
+                " VALUES (%s, now() + make_interval(secs => %s))",
                 (task_id, delay),
             )
     return True

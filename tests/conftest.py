@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the markers used by the stack tests."""
     config.addinivalue_line(
-        "markers", "integration: needs real services (PostgreSQL, Redis, Prometheus, "
-        "Alertmanager, podman)")
+        "markers",
+        "integration: needs real services (PostgreSQL, Redis, Prometheus, Alertmanager, podman)",
+    )
 
 
 def _missing(what: str) -> None:

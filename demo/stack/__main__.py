@@ -24,8 +24,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0
     began = time.monotonic()
     try:
-        stack = lifecycle.start(args.state_dir, with_containers=False if args.no_containers
-                                else None, alert_rules=args.alert_rules)
+        stack = lifecycle.start(
+            args.state_dir,
+            with_containers=False if args.no_containers else None,
+            alert_rules=args.alert_rules,
+        )
     except procs.ServiceFailed as exc:
         procs.report_failure(exc)
         print("stack not started; everything it had started was stopped", file=sys.stderr)
@@ -86,13 +89,21 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo.stack", description=__doc__)
-    parser.add_argument("--state-dir", type=Path, default=lifecycle.DEFAULT_STATE_DIR,
-                        help="state directory (default: %(default)s)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=lifecycle.DEFAULT_STATE_DIR,
+        help="state directory (default: %(default)s)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the stack (no-op when it runs)")
     up.add_argument("--no-containers", action="store_true", help="skip podman even if present")
-    up.add_argument("--alert-rules", type=Path, default=None,
-                    help="rules file for Prometheus instead of ops/alert_rules.yml")
+    up.add_argument(
+        "--alert-rules",
+        type=Path,
+        default=None,
+        help="rules file for Prometheus instead of ops/alert_rules.yml",
+    )
     down = sub.add_parser("down", help="stop everything the stack started")
     down.add_argument("--purge", action="store_true", help="also delete the state dir")
     sub.add_parser("status", help="liveness of each process (exit 0 when all up)")

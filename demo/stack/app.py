@@ -6,6 +6,7 @@ import os
 import secrets
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -23,8 +24,9 @@ RATE_LIMIT_PER_MINUTE = 600
 def python_env() -> dict[str, str]:
     """This environment with the repository on PYTHONPATH (for ``python -m demo.*``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GOLIVE_", "DOCKER_"))}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT),
-                                                      os.environ.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
+    )
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -33,16 +35,18 @@ def app_env(stack: Stack) -> dict[str, str]:
     """Environment of the API, scheduler and workers (same names as production)."""
     stack.secrets.setdefault("jwt_secret_key", secrets.token_urlsafe(48))
     env = python_env()
-    env.update({
-        "DATABASE_URL": stack.database_dsn,
-        "REDIS_URL": stack.redis_url,
-        "JWT_SECRET_KEY": stack.secrets["jwt_secret_key"],
-        "JWT_ACCESS_TOKEN_EXPIRE_MINUTES": "60",
-        "RATE_LIMIT_ENABLED": "true",
-        "MAX_REQUESTS_PER_MINUTE": str(RATE_LIMIT_PER_MINUTE),
-        "MAX_REQUESTS_PER_HOUR": "36000",
-        "MAX_REQUEST_SIZE": "1048576",
-    })
+    env.update(
+        {
+            "DATABASE_URL": stack.database_dsn,
+            "REDIS_URL": stack.redis_url,
+            "JWT_SECRET_KEY": stack.secrets["jwt_secret_key"],
+            "JWT_ACCESS_TOKEN_EXPIRE_MINUTES": "60",
+            "RATE_LIMIT_ENABLED": "true",
+            "MAX_REQUESTS_PER_MINUTE": str(RATE_LIMIT_PER_MINUTE),
+            "MAX_REQUESTS_PER_HOUR": "36000",
+            "MAX_REQUEST_SIZE": "1048576",
+        }
+    )
     return env
 
 
@@ -51,13 +55,31 @@ def start_api(stack: Stack, port: int | None = None, attempts: int = 3) -> None:
     log = stack.state_dir / "logs" / "api.log"
     for attempt in range(attempts):
         chosen = port if (port and attempt == 0) else procs.free_port()
-        pid = procs.spawn([sys.executable, "-m", "uvicorn", "demo.api:app", "--host",
-                           "127.0.0.1", "--port", str(chosen), "--no-access-log",
-                           "--timeout-graceful-shutdown", "3"],
-                          log, env=app_env(stack), cwd=stack.state_dir)
+        pid = procs.spawn(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "demo.api:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(chosen),
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "3",
+            ],
+            log,
+            env=app_env(stack),
+            cwd=stack.state_dir,
+        )
         try:
-            procs.wait_until(lambda p=chosen: procs.http_ok(f"http://127.0.0.1:{p}/health/live"),
-                             30, "api", alive=lambda p=pid: procs.alive(p))
+            procs.wait_until(
+                partial(procs.http_ok, f"http://127.0.0.1:{chosen}/health/live"),
+                30,
+                "api",
+                alive=partial(procs.alive, pid),
+            )
         except (RuntimeError, TimeoutError) as exc:
             procs.kill_group(pid)
             if attempt == attempts - 1:
@@ -74,8 +96,9 @@ def start_api(stack: Stack, port: int | None = None, attempts: int = 3) -> None:
 def start_scheduler(stack: Stack) -> None:
     """Start the scheduler (no wait: see :func:`scheduler_ready`)."""
     log = stack.state_dir / "logs" / "scheduler.log"
-    pid = procs.spawn([sys.executable, "-m", "demo.scheduler"], log, env=app_env(stack),
-                      cwd=stack.state_dir)
+    pid = procs.spawn(
+        [sys.executable, "-m", "demo.scheduler"], log, env=app_env(stack), cwd=stack.state_dir
+    )
     stack.pids["scheduler"] = pid
     stack.paths["scheduler_log"] = str(log)
 
@@ -85,8 +108,9 @@ def start_workers(stack: Stack, ids: tuple[str, ...] = WORKER_IDS) -> None:
     env = app_env(stack)
     for wid in ids:
         log = stack.state_dir / "logs" / f"worker-{wid}.log"
-        pid = procs.spawn([sys.executable, "-m", "demo.worker", "--id", wid], log, env=env,
-                          cwd=stack.state_dir)
+        pid = procs.spawn(
+            [sys.executable, "-m", "demo.worker", "--id", wid], log, env=env, cwd=stack.state_dir
+        )
         stack.pids[f"worker-{wid}"] = pid
         stack.paths[f"worker-{wid}_log"] = str(log)
 
@@ -95,12 +119,15 @@ def _fresh_heartbeats(stack: Stack, ids: tuple[str, ...], since: float) -> bool:
     with psycopg.connect(stack.database_dsn, connect_timeout=3) as conn:
         row = conn.execute(
             "SELECT count(*) FROM worker_heartbeat WHERE worker_id = ANY(%s)"
-            " AND last_seen >= to_timestamp(%s)", (list(ids), since)).fetchone()
+            " AND last_seen >= to_timestamp(%s)",
+            (list(ids), since),
+        ).fetchone()
     return bool(row and row[0] == len(ids))
 
 
-def wait_workers(stack: Stack, since: float, ids: tuple[str, ...] = WORKER_IDS,
-                 timeout: float = 30) -> None:
+def wait_workers(
+    stack: Stack, since: float, ids: tuple[str, ...] = WORKER_IDS, timeout: float = 30
+) -> None:
     """Wait until each worker wrote a heartbeat after ``since`` (epoch seconds)."""
     for wid in ids:
         name = f"worker-{wid}"

@@ -16,8 +16,16 @@ from demo.stack.model import Stack
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO_ROOT / ".golive-stack"
 # Processes stopped in this order by :func:`stop` (postgres and podman have their own).
-APP_PROCESSES = ("api", "scheduler", "worker-w1", "worker-w2", "prometheus", "alertmanager",
-                 "webhook_sink", "redis")
+APP_PROCESSES = (
+    "api",
+    "scheduler",
+    "worker-w1",
+    "worker-w2",
+    "prometheus",
+    "alertmanager",
+    "webhook_sink",
+    "redis",
+)
 
 
 def missing_required() -> list[str]:
@@ -67,16 +75,22 @@ def _container_thread(stack: Stack, errors: list[BaseException]) -> threading.Th
         except procs.ServiceFailed as exc:  # reported by the main thread
             errors.append(exc)
         except BaseException as exc:
-            errors.append(procs.ServiceFailed("containers", str(exc),
-                                              stack.state_dir / "logs" / "podman.log"))
+            errors.append(
+                procs.ServiceFailed("containers", str(exc), stack.state_dir / "logs" / "podman.log")
+            )
 
     thread = threading.Thread(target=work, name="containers", daemon=True)
     thread.start()
     return thread
 
 
-def start(state_dir: Path | str = DEFAULT_STATE_DIR, *, with_containers: bool | None = None,
-          alert_rules: Path | None = None, timeout: float = 60) -> Stack:
+def start(
+    state_dir: Path | str = DEFAULT_STATE_DIR,
+    *,
+    with_containers: bool | None = None,
+    alert_rules: Path | None = None,
+    timeout: float = 60,
+) -> Stack:
     """Start the stack in ``state_dir`` (or return it when it is already up).
 
     ``with_containers`` defaults to whether podman is installed; ``alert_rules`` replaces
@@ -95,8 +109,12 @@ def start(state_dir: Path | str = DEFAULT_STATE_DIR, *, with_containers: bool | 
     began = time.monotonic()
     _prepare_dir(state_dir)
     stack = Stack(state_dir=state_dir)
-    for name in ("postgres_superuser_password", "postgres_app_password", "jwt_secret_key",
-                 "grafana_admin_password"):
+    for name in (
+        "postgres_superuser_password",
+        "postgres_app_password",
+        "jwt_secret_key",
+        "grafana_admin_password",
+    ):
         stack.secrets[name] = secrets.token_urlsafe(48 if name == "jwt_secret_key" else 24)
     errors: list[BaseException] = []
     thread = None
@@ -117,14 +135,19 @@ def start(state_dir: Path | str = DEFAULT_STATE_DIR, *, with_containers: bool | 
         app.start_api(stack)
         observability.start_prometheus(stack, stack.project_root / "ops" / "alert_rules.yml")
         app.wait_workers(stack, since)
-        procs.wait_until(lambda: app.scheduler_ready(stack), 20, "scheduler",
-                         alive=lambda: procs.alive(stack.pids["scheduler"]))
+        procs.wait_until(
+            lambda: app.scheduler_ready(stack),
+            20,
+            "scheduler",
+            alive=lambda: procs.alive(stack.pids["scheduler"]),
+        )
         project.run_backup(stack)
         if thread is not None:
             thread.join(max(5.0, timeout - (time.monotonic() - began)))
             if thread.is_alive():
-                raise procs.ServiceFailed("compose", "containers not up in time",
-                                          stack.state_dir / "logs" / "compose.log")
+                raise procs.ServiceFailed(
+                    "compose", "containers not up in time", stack.state_dir / "logs" / "compose.log"
+                )
             if errors:
                 raise errors[0]
         stack.startup_seconds = round(time.monotonic() - began, 2)
@@ -135,7 +158,8 @@ def start(state_dir: Path | str = DEFAULT_STATE_DIR, *, with_containers: bool | 
             thread.join(60)
         stop(stack)
         if isinstance(exc, (TimeoutError, RuntimeError)) and not isinstance(
-                exc, procs.ServiceFailed):
+            exc, procs.ServiceFailed
+        ):
             raise procs.ServiceFailed(str(exc).split(":")[0], str(exc)) from exc
         raise
 
@@ -144,8 +168,9 @@ def _leftovers(stack: Stack) -> list[tuple[int, str]]:
     roots = [str(stack.state_dir)]
     for key in ("pg_base", "podman_socket"):
         if key in stack.paths:
-            roots.append(str(Path(stack.paths[key]).parent if key == "podman_socket"
-                             else stack.paths[key]))
+            roots.append(
+                str(Path(stack.paths[key]).parent if key == "podman_socket" else stack.paths[key])
+            )
     found: dict[int, str] = {}
     for root in roots:
         found.update(dict(procs.processes_mentioning(root)))

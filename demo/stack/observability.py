@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -27,9 +28,15 @@ def missing_binaries() -> list[str]:
     return [b for b in (PROMETHEUS, ALERTMANAGER) if shutil.which(b) is None]
 
 
-def _start_http(stack: Stack, name: str, build: Callable[[int], list[str]], ready_path: str,
-                attempts: int = 3, port: int | None = None,
-                env: dict[str, str] | None = None) -> int:
+def _start_http(
+    stack: Stack,
+    name: str,
+    build: Callable[[int], list[str]],
+    ready_path: str,
+    attempts: int = 3,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+) -> int:
     """Spawn ``build(port)``, wait for ``GET ready_path``; retry on another port."""
     log = stack.state_dir / "logs" / f"{name}.log"
     for attempt in range(attempts):
@@ -37,8 +44,7 @@ def _start_http(stack: Stack, name: str, build: Callable[[int], list[str]], read
         pid = procs.spawn(build(chosen), log, env=env, cwd=stack.state_dir)
         url = f"http://127.0.0.1:{chosen}{ready_path}"
         try:
-            procs.wait_until(lambda u=url: procs.http_ok(u), 30, name,
-                             alive=lambda p=pid: procs.alive(p))
+            procs.wait_until(partial(procs.http_ok, url), 30, name, alive=partial(procs.alive, pid))
         except (RuntimeError, TimeoutError) as exc:
             procs.kill_group(pid)
             if attempt == attempts - 1:
@@ -56,19 +62,35 @@ def start_webhook_sink(stack: Stack, port: int | None = None) -> None:
     out = stack.state_dir / "webhook" / "received.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.touch()
-    _start_http(stack, "webhook_sink", lambda p: [
-        sys.executable, "-m", "demo.webhook_sink", "--port", str(p), "--out", str(out)], "/",
-        port=port, env=python_env())
+    _start_http(
+        stack,
+        "webhook_sink",
+        lambda p: [sys.executable, "-m", "demo.webhook_sink", "--port", str(p), "--out", str(out)],
+        "/",
+        port=port,
+        env=python_env(),
+    )
     stack.webhook_sink = out
 
 
 def alertmanager_config(sink_port: int) -> dict[str, object]:
     """Route everything to the webhook sink quickly (tests wait for deliveries)."""
     return {
-        "route": {"receiver": "webhook-sink", "group_by": ["alertname"],
-                  "group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"},
-        "receivers": [{"name": "webhook-sink", "webhook_configs": [
-            {"url": f"http://127.0.0.1:{sink_port}/alerts", "send_resolved": True}]}],
+        "route": {
+            "receiver": "webhook-sink",
+            "group_by": ["alertname"],
+            "group_wait": "1s",
+            "group_interval": "1s",
+            "repeat_interval": "1h",
+        },
+        "receivers": [
+            {
+                "name": "webhook-sink",
+                "webhook_configs": [
+                    {"url": f"http://127.0.0.1:{sink_port}/alerts", "send_resolved": True}
+                ],
+            }
+        ],
     }
 
 
@@ -82,10 +104,20 @@ def start_alertmanager(stack: Stack, port: int | None = None) -> None:
     conf = base / "alertmanager.yml"
     conf.write_text(yaml.safe_dump(alertmanager_config(stack.ports["webhook_sink"])))
     stack.paths["alertmanager_config"] = str(conf)
-    chosen = _start_http(stack, "alertmanager", lambda p: [
-        binary, f"--config.file={conf}", f"--web.listen-address=127.0.0.1:{p}",
-        f"--storage.path={base / 'data'}", "--cluster.listen-address=", "--log.level=info",
-    ], "/-/ready", port=port)
+    chosen = _start_http(
+        stack,
+        "alertmanager",
+        lambda p: [
+            binary,
+            f"--config.file={conf}",
+            f"--web.listen-address=127.0.0.1:{p}",
+            f"--storage.path={base / 'data'}",
+            "--cluster.listen-address=",
+            "--log.level=info",
+        ],
+        "/-/ready",
+        port=port,
+    )
     stack.alertmanager_url = f"http://127.0.0.1:{chosen}"
 
 
@@ -94,14 +126,22 @@ def prometheus_config(stack: Stack, rules: Path) -> dict[str, object]:
     api = f"127.0.0.1:{stack.ports['api']}"
     am = f"127.0.0.1:{stack.ports['alertmanager']}"
     return {
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
-                   "evaluation_interval": "1s", "external_labels": {"stack": "golive-demo"}},
+        "global": {
+            "scrape_interval": "1s",
+            "scrape_timeout": "1s",
+            "evaluation_interval": "1s",
+            "external_labels": {"stack": "golive-demo"},
+        },
         "rule_files": [str(rules)],
-        "alerting": {"alertmanagers": [{"api_version": "v2",
-                                        "static_configs": [{"targets": [am]}]}]},
+        "alerting": {
+            "alertmanagers": [{"api_version": "v2", "static_configs": [{"targets": [am]}]}]
+        },
         "scrape_configs": [
-            {"job_name": "orchestrator-api", "metrics_path": "/metrics",
-             "static_configs": [{"targets": [api], "labels": {"service": "api"}}]},
+            {
+                "job_name": "orchestrator-api",
+                "metrics_path": "/metrics",
+                "static_configs": [{"targets": [api], "labels": {"service": "api"}}],
+            },
             {"job_name": "alertmanager", "static_configs": [{"targets": [am]}]},
         ],
     }
@@ -117,11 +157,21 @@ def start_prometheus(stack: Stack, rules: Path, port: int | None = None) -> None
     conf = base / "prometheus.yml"
     conf.write_text(yaml.safe_dump(prometheus_config(stack, rules), sort_keys=False))
     stack.paths["prometheus_config"] = str(conf)
-    chosen = _start_http(stack, "prometheus", lambda p: [
-        binary, f"--config.file={conf}", f"--web.listen-address=127.0.0.1:{p}",
-        f"--storage.tsdb.path={base / 'data'}", "--web.enable-lifecycle",
-        "--storage.tsdb.retention.time=1d", "--log.level=warn",
-    ], "/-/ready", port=port)
+    chosen = _start_http(
+        stack,
+        "prometheus",
+        lambda p: [
+            binary,
+            f"--config.file={conf}",
+            f"--web.listen-address=127.0.0.1:{p}",
+            f"--storage.tsdb.path={base / 'data'}",
+            "--web.enable-lifecycle",
+            "--storage.tsdb.retention.time=1d",
+            "--log.level=warn",
+        ],
+        "/-/ready",
+        port=port,
+    )
     stack.prometheus_url = f"http://127.0.0.1:{chosen}"
 
 
@@ -133,7 +183,7 @@ def reload_prometheus(stack: Stack) -> None:
     rules = stack.project_root / "ops" / "alert_rules.yml"
     conf.write_text(yaml.safe_dump(prometheus_config(stack, rules), sort_keys=False))
     req = urllib.request.Request(f"{stack.prometheus_url}/-/reload", method="POST")
-    with urllib.request.urlopen(req, timeout=10):  # noqa: S310 (loopback)
+    with urllib.request.urlopen(req, timeout=10):
         pass
 
 

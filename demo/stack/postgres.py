@@ -32,8 +32,9 @@ def _as_postgres(*argv: str, cwd: Path, timeout: float = 60) -> None:
 
 
 def _postgres_can_write(path: Path) -> bool:
-    proc = procs.run(["runuser", "-u", "postgres", "--", "test", "-w", str(path)],
-                     cwd=Path("/"), check=False)
+    proc = procs.run(
+        ["runuser", "-u", "postgres", "--", "test", "-w", str(path)], cwd=Path("/"), check=False
+    )
     return proc.returncode == 0
 
 
@@ -69,21 +70,46 @@ def start(stack: Stack, attempts: int = 3) -> None:
     os.chown(pwfile, pwd.getpwnam("postgres").pw_uid, -1)
     os.chmod(pwfile, 0o600)
     try:
-        _as_postgres(str(BIN / "initdb"), "-D", str(data), "-U", "postgres",
-                     "--auth-local=trust", "--auth-host=scram-sha-256",
-                     f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync", "--no-instructions",
-                     cwd=base)
+        _as_postgres(
+            str(BIN / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            f"--pwfile={pwfile}",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+            cwd=base,
+        )
     except RuntimeError as exc:
         raise procs.ServiceFailed("postgres", f"initdb failed: {exc}") from None
     finally:
         pwfile.unlink(missing_ok=True)
     for attempt in range(attempts):
         port = procs.free_port()
-        opts = (f"-c listen_addresses=127.0.0.1 -p {port} -k {base} "
-                f"-c max_connections={MAX_CONNECTIONS}")
+        opts = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {base} "
+            f"-c max_connections={MAX_CONNECTIONS}"
+        )
         try:
-            _as_postgres(str(BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(log),
-                         "-w", "-t", "30", "start", cwd=base)
+            _as_postgres(
+                str(BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                opts,
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "30",
+                "start",
+                cwd=base,
+            )
             break
         except RuntimeError as exc:
             if attempt == attempts - 1 or "already in use" not in procs.log_tail(log, 5):
@@ -102,19 +128,28 @@ def start(stack: Stack, attempts: int = 3) -> None:
 
 def _create_app_database(admin_dsn: str, app_pw: str) -> None:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL(
-            "CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE"
-            " NOREPLICATION CONNECTION LIMIT -1"
-        ).format(sql.Identifier(APP_ROLE), sql.Literal(app_pw)))
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-            sql.Identifier(APP_DB), sql.Identifier(APP_ROLE)))
-        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(
-            sql.Identifier(APP_DB)))
+        conn.execute(
+            sql.SQL(
+                "CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE"
+                " NOREPLICATION CONNECTION LIMIT -1"
+            ).format(sql.Identifier(APP_ROLE), sql.Literal(app_pw))
+        )
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(APP_DB), sql.Identifier(APP_ROLE)
+            )
+        )
+        conn.execute(
+            sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(APP_DB))
+        )
     app_db_admin = admin_dsn.rsplit("/", 1)[0] + f"/{APP_DB}"
     with psycopg.connect(app_db_admin, autocommit=True) as conn:
         conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-            sql.Identifier(APP_DB), sql.Identifier(APP_ROLE)))
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(APP_DB), sql.Identifier(APP_ROLE)
+            )
+        )
 
 
 def is_running(stack: Stack) -> bool:
@@ -128,8 +163,18 @@ def stop(stack: Stack) -> None:
     pid = stack.pids.get("postgres")
     if data and Path(data).exists() and procs.alive(pid):
         try:
-            _as_postgres(str(BIN / "pg_ctl"), "-D", data, "-m", "fast", "-w", "-t", "20",
-                         "stop", cwd=Path("/"))
+            _as_postgres(
+                str(BIN / "pg_ctl"),
+                "-D",
+                data,
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "20",
+                "stop",
+                cwd=Path("/"),
+            )
         except RuntimeError:
             pass
     if pid and procs.alive(pid):

@@ -51,14 +51,15 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 def http_ok(url: str, timeout: float = 1.0) -> bool:
     """True when ``GET url`` answers 2xx."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return 200 <= int(resp.status) < 300
     except OSError:
         return False
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str,
-               alive: Callable[[], bool] | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, alive: Callable[[], bool] | None = None
+) -> None:
     """Poll ``check`` until it is true; raise TimeoutError after ``timeout`` seconds.
 
     ``alive`` (optional) is polled too: when it turns false the wait fails at once.
@@ -74,23 +75,40 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str,
         time.sleep(POLL)
 
 
-def spawn(argv: Sequence[str], log: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> int:
+def spawn(
+    argv: Sequence[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> int:
     """Start ``argv`` detached in a new session, output appended to ``log``; return its pid."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        proc = subprocess.Popen(  # noqa: S603 (argv built by the launcher)
-            list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            env=env, cwd=cwd, start_new_session=True, close_fds=True,
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            close_fds=True,
         )
     return proc.pid
 
 
-def run(argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None,
-        timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: Sequence[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
     """Run a short command, capturing output; raise with its output when it fails."""
-    proc = subprocess.run(  # noqa: S603
-        list(argv), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+    proc = subprocess.run(
+        list(argv),
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
     if check and proc.returncode != 0:
@@ -106,7 +124,7 @@ def _stat(pid: int) -> list[str] | None:
     except OSError:
         return None
     # the command name (field 2) may contain spaces: split after its closing parenthesis
-    return raw[raw.rindex(")") + 2:].split()
+    return raw[raw.rindex(")") + 2 :].split()
 
 
 def alive(pid: int | None) -> bool:

@@ -22,18 +22,21 @@ DEMO_DIR = Path(__file__).resolve().parents[1]
 def env_file_text(stack: Stack) -> str:
     """The compose deployment's .env, with this stack's secrets."""
     s = stack.secrets
-    return "".join(f"{k}={v}\n" for k, v in (
-        ("POSTGRES_PASSWORD", s["postgres_app_password"]),
-        ("JWT_SECRET_KEY", s["jwt_secret_key"]),
-        ("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "60"),
-        ("RATE_LIMIT_ENABLED", "true"),
-        ("MAX_REQUESTS_PER_MINUTE", str(RATE_LIMIT_PER_MINUTE)),
-        ("MAX_REQUESTS_PER_HOUR", "36000"),
-        ("MAX_REQUEST_SIZE", "1048576"),
-        ("GRAFANA_ADMIN_PASSWORD", s["grafana_admin_password"]),
-        ("ORDINAUT_VERSION", "1.0.0"),
-        ("BACKUP_RETENTION_DAYS", "14"),
-    ))
+    return "".join(
+        f"{k}={v}\n"
+        for k, v in (
+            ("POSTGRES_PASSWORD", s["postgres_app_password"]),
+            ("JWT_SECRET_KEY", s["jwt_secret_key"]),
+            ("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "60"),
+            ("RATE_LIMIT_ENABLED", "true"),
+            ("MAX_REQUESTS_PER_MINUTE", str(RATE_LIMIT_PER_MINUTE)),
+            ("MAX_REQUESTS_PER_HOUR", "36000"),
+            ("MAX_REQUEST_SIZE", "1048576"),
+            ("GRAFANA_ADMIN_PASSWORD", s["grafana_admin_password"]),
+            ("ORDINAUT_VERSION", "1.0.0"),
+            ("BACKUP_RETENTION_DAYS", "14"),
+        )
+    )
 
 
 def create(stack: Stack) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from functools import partial
 
 from demo.stack import procs
 from demo.stack.model import Stack
@@ -20,12 +21,29 @@ def start(stack: Stack, attempts: int = 3) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     for attempt in range(attempts):
         port = procs.free_port()
-        pid = procs.spawn([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                           "--appendonly", "no", "--daemonize", "no", "--dir", str(workdir)],
-                          log, cwd=workdir)
+        pid = procs.spawn(
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(workdir),
+            ],
+            log,
+            cwd=workdir,
+        )
         try:
-            procs.wait_until(lambda p=port: procs.port_open(p), 15, "redis",
-                             alive=lambda p=pid: procs.alive(p))
+            procs.wait_until(
+                partial(procs.port_open, port), 15, "redis", alive=partial(procs.alive, pid)
+            )
             break
         except (RuntimeError, TimeoutError) as exc:
             procs.kill_group(pid)

@@ -16,8 +16,9 @@ from demo.stack.app import reset_rate_limits
 T = TypeVar("T")
 
 
-def poll(fetch: Callable[[], T], ok: Callable[[T], bool], timeout: float = 20,
-         what: str = "condition") -> T:
+def poll(
+    fetch: Callable[[], T], ok: Callable[[T], bool], timeout: float = 20, what: str = "condition"
+) -> T:
     """Call ``fetch`` until ``ok(value)``; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     value = fetch()
@@ -57,8 +58,9 @@ def _fresh_rate_limits(stack: Stack) -> None:
 @pytest.fixture
 def api(stack: Stack) -> Iterator[httpx.Client]:
     """Authenticated API client (system agent's bearer token)."""
-    with httpx.Client(base_url=stack.api_url, timeout=10,
-                      headers={"Authorization": f"Bearer {stack.api_token}"}) as client:
+    with httpx.Client(
+        base_url=stack.api_url, timeout=10, headers={"Authorization": f"Bearer {stack.api_token}"}
+    ) as client:
         yield client
 
 
@@ -71,9 +73,13 @@ def anon(stack: Stack) -> Iterator[httpx.Client]:
 
 def new_task(client: httpx.Client, stack: Stack, title: str, **extra: Any) -> dict[str, Any]:
     """Create a once-task due now with a noop pipeline; return the API's JSON."""
-    body = {"title": title, "created_by": stack.agent_id, "schedule_kind": "once",
-            "schedule_expr": "2000-01-01T00:00:00Z",
-            "payload": {"pipeline": [{"id": "s1", "uses": "noop"}]}}
+    body = {
+        "title": title,
+        "created_by": stack.agent_id,
+        "schedule_kind": "once",
+        "schedule_expr": "2000-01-01T00:00:00Z",
+        "payload": {"pipeline": [{"id": "s1", "uses": "noop"}]},
+    }
     body.update(extra)
     resp = client.post("/tasks/", json=body)
     assert resp.status_code == 201, resp.text

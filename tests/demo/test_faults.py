@@ -57,10 +57,14 @@ def test_stopped_alertmanager(stack: Stack) -> None:
 def test_stopped_api(stack: Stack) -> None:
     with faults.stopped_api(stack):
         assert _health(stack)["status"].startswith("unreachable")  # type: ignore[union-attr]
-        poll(lambda: httpx.get(f"{stack.prometheus_url}/api/v1/query",
-                               params={"query": 'up{job="orchestrator-api"}'}).json(),
-             lambda r: r["data"]["result"] and r["data"]["result"][0]["value"][1] == "0",
-             what="Prometheus sees the API down")
+        poll(
+            lambda: httpx.get(
+                f"{stack.prometheus_url}/api/v1/query",
+                params={"query": 'up{job="orchestrator-api"}'},
+            ).json(),
+            lambda r: r["data"]["result"] and r["data"]["result"][0]["value"][1] == "0",
+            what="Prometheus sees the API down",
+        )
     _healthy(stack)
 
 
@@ -68,11 +72,17 @@ def test_stopped_workers_leave_work_queued(stack: Stack, api: httpx.Client) -> N
     with faults.stopped_workers(stack):
         assert not any(n.startswith("worker-") for n in stack.pids)
         task = new_task(api, stack, "golive-fault-test-stopped-workers")
-        stays(lambda: api.get("/runs/", params={"task_id": task["id"]}).json(),
-              lambda r: r == [], duration=2)
+        stays(
+            lambda: api.get("/runs/", params={"task_id": task["id"]}).json(),
+            lambda r: r == [],
+            duration=2,
+        )
     try:
-        poll(lambda: api.get("/runs/", params={"task_id": task["id"]}).json(),
-             lambda r: len(r) == 1, what="queued task runs once workers are back")
+        poll(
+            lambda: api.get("/runs/", params={"task_id": task["id"]}).json(),
+            lambda r: len(r) == 1,
+            what="queued task runs once workers are back",
+        )
         assert _health(stack)["checks"]["workers"]["active"] == 2  # type: ignore[index]
     finally:
         api.delete(f"/tasks/{task['id']}")
@@ -92,14 +102,19 @@ def test_flooded_due_work(stack: Stack) -> None:
     before = query(stack.database_dsn, count)[0][0]
     with faults.flooded_due_work(stack, 300) as task_id:
         assert query(stack.database_dsn, count)[0][0] >= before + 300
-        stays(lambda: query(stack.database_dsn, "SELECT count(*) FROM due_work"
-                            " WHERE task_id = %s", (task_id,))[0][0],
-              lambda n: n == 300, duration=1)  # workers cannot take the stuck items
+        stays(
+            lambda: query(
+                stack.database_dsn, "SELECT count(*) FROM due_work WHERE task_id = %s", (task_id,)
+            )[0][0],
+            lambda n: n == 300,
+            duration=1,
+        )  # workers cannot take the stuck items
         metrics = httpx.get(f"{stack.api_url}/metrics").text
         backlog = [ln for ln in metrics.splitlines() if ln.startswith("due_work_backlog ")]
         assert float(backlog[0].split()[1]) >= 300
-    assert query(stack.database_dsn, "SELECT count(*) FROM task WHERE id = %s",
-                 (task_id,))[0][0] == 0
+    assert (
+        query(stack.database_dsn, "SELECT count(*) FROM task WHERE id = %s", (task_id,))[0][0] == 0
+    )
     assert query(stack.database_dsn, count)[0][0] <= before
 
 
@@ -110,9 +125,14 @@ def test_container_without_no_new_privileges(stack_containers: Stack) -> None:
     label = f"com.docker.compose.project={stack_containers.compose_project}"
 
     def unhardened() -> list[str]:
-        return [c.name for c in client.containers.list(filters={"label": label})
-                if not any(o.startswith("no-new-privileges")
-                           for o in (c.attrs["HostConfig"].get("SecurityOpt") or []))]
+        return [
+            c.name
+            for c in client.containers.list(filters={"label": label})
+            if not any(
+                o.startswith("no-new-privileges")
+                for o in (c.attrs["HostConfig"].get("SecurityOpt") or [])
+            )
+        ]
 
     try:
         assert unhardened() == []

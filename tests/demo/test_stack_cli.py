@@ -22,8 +22,14 @@ REPO = Path(__file__).resolve().parents[2]
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the launcher's command line from the repository root."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOLIVE_")}
-    return subprocess.run([sys.executable, "-m", "demo.stack", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "demo.stack", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -64,11 +70,14 @@ def test_up_status_env_down(stack: Stack, state_dir: Path) -> None:
 
 def test_failed_service_is_named_with_its_log_and_nothing_is_left(state_dir: Path) -> None:
     bad_rules = state_dir.parent / f"{state_dir.name}-bad-rules.yml"
-    bad_rules.write_text("groups:\n  - name: broken\n    rules:\n      - alert: X\n"
-                         "        expr: this is not promql(\n")
+    bad_rules.write_text(
+        "groups:\n  - name: broken\n    rules:\n      - alert: X\n"
+        "        expr: this is not promql(\n"
+    )
     try:
-        up = cli("up", "--no-containers", "--alert-rules", str(bad_rules),
-                 "--state-dir", str(state_dir))
+        up = cli(
+            "up", "--no-containers", "--alert-rules", str(bad_rules), "--state-dir", str(state_dir)
+        )
     finally:
         bad_rules.unlink()
     assert up.returncode != 0

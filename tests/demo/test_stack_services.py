@@ -38,8 +38,7 @@ def test_token_endpoint_issues_a_working_jwt(stack: Stack, anon: httpx.Client) -
     assert resp.status_code == 200
     data = resp.json()
     assert data["token_type"] == "bearer" and data["expires_in"] == 3600
-    claims = jwt.decode(data["access_token"], stack.secrets["jwt_secret_key"],
-                        algorithms=["HS256"])
+    claims = jwt.decode(data["access_token"], stack.secrets["jwt_secret_key"], algorithms=["HS256"])
     assert claims["sub"] == stack.agent_id
     agents = anon.get("/agents/", headers={"Authorization": f"Bearer {data['access_token']}"})
     assert agents.status_code == 200
@@ -49,11 +48,18 @@ def test_token_endpoint_issues_a_working_jwt(stack: Stack, anon: httpx.Client) -
 
 
 def test_writes_need_a_valid_token(stack: Stack, anon: httpx.Client) -> None:
-    body = {"title": "x", "created_by": stack.agent_id, "schedule_kind": "event",
-            "schedule_expr": "t"}
+    body = {
+        "title": "x",
+        "created_by": stack.agent_id,
+        "schedule_kind": "event",
+        "schedule_expr": "t",
+    }
     assert anon.post("/tasks/", json=body).status_code == 401
-    forged = jwt.encode({"sub": stack.agent_id, "exp": int(time.time()) + 600},
-                        "not-the-secret-but-long-enough-for-hs256-keys", algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": stack.agent_id, "exp": int(time.time()) + 600},
+        "not-the-secret-but-long-enough-for-hs256-keys",
+        algorithm="HS256",
+    )
     for token in (forged, "garbage", str(uuid.uuid4())):
         resp = anon.post("/tasks/", json=body, headers={"Authorization": f"Bearer {token}"})
         assert resp.status_code == 401, (token, resp.text)
@@ -66,9 +72,11 @@ def test_created_task_is_run_by_a_worker(stack: Stack, api: httpx.Client) -> Non
     assert redirect.status_code == 307 and redirect.headers["location"].endswith("/tasks/")
     task = new_task(api, stack, title)
     try:
-        runs = poll(lambda: api.get("/runs/", params={"task_id": task["id"]}).json(),
-                    lambda r: len(r) == 1 and r[0]["finished_at"] is not None,
-                    what="task_run of the new task")
+        runs = poll(
+            lambda: api.get("/runs/", params={"task_id": task["id"]}).json(),
+            lambda r: len(r) == 1 and r[0]["finished_at"] is not None,
+            what="task_run of the new task",
+        )
         run = runs[0]
         assert run["success"] is True and run["attempt"] == 1
         assert run["lease_owner"] in {"w1", "w2"}
@@ -76,14 +84,16 @@ def test_created_task_is_run_by_a_worker(stack: Stack, api: httpx.Client) -> Non
         assert api.get(f"/runs/{run['id']}").json()["id"] == run["id"]
         listed = api.get("/tasks/", params={"title_prefix": title}).json()
         assert [t["id"] for t in listed] == [task["id"]]
-        audit = query(stack.database_dsn, "SELECT action FROM audit_log WHERE subject_id = %s",
-                      (task["id"],))
+        audit = query(
+            stack.database_dsn, "SELECT action FROM audit_log WHERE subject_id = %s", (task["id"],)
+        )
         assert ("task.created",) in audit
         events = redis.Redis.from_url(stack.redis_url).xrevrange(EVENT_STREAM, count=50)
         assert any(f[b"task_id"].decode() == task["id"] for _, f in events)
         assert api.post(f"/tasks/{task['id']}/cancel").json()["status"] == "canceled"
-        audit = query(stack.database_dsn, "SELECT action FROM audit_log WHERE subject_id = %s",
-                      (task["id"],))
+        audit = query(
+            stack.database_dsn, "SELECT action FROM audit_log WHERE subject_id = %s", (task["id"],)
+        )
         assert ("task.canceled",) in audit
     finally:
         assert api.delete(f"/tasks/{task['id']}").status_code == 204
@@ -91,11 +101,19 @@ def test_created_task_is_run_by_a_worker(stack: Stack, api: httpx.Client) -> Non
 
 
 def test_cron_task_is_queued_once_per_occurrence(stack: Stack, api: httpx.Client) -> None:
-    task = new_task(api, stack, f"golive-test-cron-{uuid.uuid4().hex[:8]}",
-                    schedule_kind="cron", schedule_expr="* * * * * */1")  # every second
+    task = new_task(
+        api,
+        stack,
+        f"golive-test-cron-{uuid.uuid4().hex[:8]}",
+        schedule_kind="cron",
+        schedule_expr="* * * * * */1",
+    )  # every second
     try:
-        runs = poll(lambda: api.get("/runs/", params={"task_id": task["id"]}).json(),
-                    lambda r: len(r) >= 3, what="three cron runs")
+        runs = poll(
+            lambda: api.get("/runs/", params={"task_id": task["id"]}).json(),
+            lambda r: len(r) >= 3,
+            what="three cron runs",
+        )
         starts = sorted(r["started_at"] for r in runs)
         assert len(set(starts)) == len(starts)
     finally:
@@ -106,20 +124,35 @@ def test_two_workers_sustain_over_100_tasks_per_minute(stack: Stack, api: httpx.
     prefix = f"golive-test-load-{uuid.uuid4().hex[:8]}"
     n = 150
     with psycopg.connect(stack.database_dsn, autocommit=True) as conn:
-        ids = [r[0] for r in conn.execute(
-            "INSERT INTO task (title, created_by, schedule_kind, schedule_expr, payload)"
-            " SELECT %s || '-' || g, %s, 'event', 't', '{\"pipeline\":[{\"uses\":\"noop\"}]}'"
-            " FROM generate_series(1, %s) g RETURNING id", (prefix, stack.agent_id, n))]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "INSERT INTO task (title, created_by, schedule_kind, schedule_expr, payload)"
+                " SELECT %s || '-' || g, %s, 'event', 't', '{\"pipeline\":[{\"uses\":\"noop\"}]}'"
+                " FROM generate_series(1, %s) g RETURNING id",
+                (prefix, stack.agent_id, n),
+            )
+        ]
         began = time.monotonic()
-        conn.execute("INSERT INTO due_work (task_id, run_at) SELECT unnest(%s::uuid[]), now()",
-                     (ids,))
-        poll(lambda: query(stack.database_dsn, "SELECT count(*) FROM task_run"
-                           " WHERE task_id = ANY(%s)", (ids,))[0][0],
-             lambda c: c == n, timeout=60, what=f"{n} runs")
+        conn.execute(
+            "INSERT INTO due_work (task_id, run_at) SELECT unnest(%s::uuid[]), now()", (ids,)
+        )
+        poll(
+            lambda: query(
+                stack.database_dsn, "SELECT count(*) FROM task_run WHERE task_id = ANY(%s)", (ids,)
+            )[0][0],
+            lambda c: c == n,
+            timeout=60,
+            what=f"{n} runs",
+        )
         elapsed = time.monotonic() - began
         per_minute = n / elapsed * 60
-        workers = {r[0] for r in conn.execute(
-            "SELECT DISTINCT lease_owner FROM task_run WHERE task_id = ANY(%s)", (ids,))}
+        workers = {
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT lease_owner FROM task_run WHERE task_id = ANY(%s)", (ids,)
+            )
+        }
         conn.execute("DELETE FROM task_run WHERE task_id = ANY(%s)", (ids,))
         conn.execute("DELETE FROM task WHERE id = ANY(%s)", (ids,))
     assert per_minute > 100, f"{per_minute:.0f} tasks/minute"
@@ -129,7 +162,7 @@ def test_two_workers_sustain_over_100_tasks_per_minute(stack: Stack, api: httpx.
 def test_rate_limit_answers_429_past_the_limit(stack: Stack, anon: httpx.Client) -> None:
     limit = 600
     codes = [anon.get("/agents/auth/ping").status_code for _ in range(limit + 20)]
-    assert codes[:limit - 5].count(200) == limit - 5
+    assert codes[: limit - 5].count(200) == limit - 5
     assert codes[-1] == 429
     last = anon.get("/agents/auth/ping")
     assert last.status_code == 429 and int(last.headers["retry-after"]) > 0
@@ -139,8 +172,12 @@ def test_rate_limit_answers_429_past_the_limit(stack: Stack, anon: httpx.Client)
 def test_metrics_expose_the_four_checklist_metrics(stack: Stack, anon: httpx.Client) -> None:
     anon.get("/health")
     text = anon.get("/metrics").text
-    for name in ("http_requests_total", "database_connections", "task_processing_rate",
-                 "worker_active_count"):
+    for name in (
+        "http_requests_total",
+        "database_connections",
+        "task_processing_rate",
+        "worker_active_count",
+    ):
         assert f"\n{name}" in text, name
     assert 'http_requests_total{method="GET",path="/health",status="200"}' in text
     anon.get(f"/tasks/{uuid.uuid4()}")
@@ -153,19 +190,30 @@ def test_metrics_expose_the_four_checklist_metrics(stack: Stack, anon: httpx.Cli
 def test_prometheus_scrapes_the_api_and_loads_the_rules(stack: Stack) -> None:
     with httpx.Client(base_url=stack.prometheus_url, timeout=5) as prom:
         assert prom.get("/-/healthy").status_code == 200
-        targets = poll(lambda: prom.get("/api/v1/targets").json()["data"]["activeTargets"],
-                       lambda ts: any(t["labels"]["job"] == "orchestrator-api"
-                                      and t["health"] == "up" for t in ts),
-                       what="orchestrator-api target up")
+        targets = poll(
+            lambda: prom.get("/api/v1/targets").json()["data"]["activeTargets"],
+            lambda ts: any(
+                t["labels"]["job"] == "orchestrator-api" and t["health"] == "up" for t in ts
+            ),
+            what="orchestrator-api target up",
+        )
         assert targets
-        result = poll(lambda: prom.get("/api/v1/query", params={
-            "query": "worker_active_count"}).json()["data"]["result"],
-            lambda r: bool(r), what="worker_active_count in Prometheus")
+        result = poll(
+            lambda: prom.get("/api/v1/query", params={"query": "worker_active_count"}).json()[
+                "data"
+            ]["result"],
+            lambda r: bool(r),
+            what="worker_active_count in Prometheus",
+        )
         assert float(result[0]["value"][1]) == 2
         rules = prom.get("/api/v1/rules").json()["data"]["groups"]
         names = {r["name"] for g in rules for r in g["rules"]}
-        assert {"OrchestratorAPIDown", "OrchestratorHighErrorRate", "OrchestratorWorkersDown",
-                "OrchestratorQueueBacklog"} <= names
+        assert {
+            "OrchestratorAPIDown",
+            "OrchestratorHighErrorRate",
+            "OrchestratorWorkersDown",
+            "OrchestratorQueueBacklog",
+        } <= names
         assert all(g["interval"] == 1 for g in rules)
 
 
@@ -174,8 +222,9 @@ def test_alertmanager_v2_delivers_to_the_webhook_sink(stack: Stack) -> None:
     with httpx.Client(base_url=stack.alertmanager_url, timeout=5) as am:
         status = am.get("/api/v2/status").json()
         assert status["cluster"]["status"] == "disabled"
-        resp = am.post("/api/v2/alerts", json=[{"labels": {"alertname": marker,
-                                                           "severity": "info"}}])
+        resp = am.post(
+            "/api/v2/alerts", json=[{"labels": {"alertname": marker, "severity": "info"}}]
+        )
         assert resp.status_code == 200
 
     def received() -> list[dict[str, object]]:
@@ -195,20 +244,30 @@ def test_project_tree_backup_and_secrets(stack: Stack) -> None:
         assert stat.S_IMODE((root / "ops" / "scripts" / name).stat().st_mode) == 0o755
     dumps = sorted(stack.backup_dir.glob("orchestrator_*.dump"))
     assert dumps
-    listing = subprocess.run([str(BIN / "pg_restore"), "--list", str(dumps[-1])],
-                             capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        [str(BIN / "pg_restore"), "--list", str(dumps[-1])],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "TABLE public task_run" in listing
 
 
 def test_app_role_is_not_superuser_and_owns_its_database(stack: Stack) -> None:
-    rows = query(stack.admin_dsn, "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles"
-                 " WHERE rolname = 'orchestrator'")
+    rows = query(
+        stack.admin_dsn,
+        "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'orchestrator'",
+    )
     assert rows == [(False, False, False)]
-    owner = query(stack.admin_dsn, "SELECT pg_get_userbyid(datdba) FROM pg_database"
-                  " WHERE datname = 'orchestrator'")
+    owner = query(
+        stack.admin_dsn,
+        "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'orchestrator'",
+    )
     assert owner == [("orchestrator",)]
-    create = query(stack.admin_dsn.rsplit("/", 1)[0] + "/orchestrator",
-                   "SELECT has_schema_privilege('public', 'public', 'CREATE')")
+    create = query(
+        stack.admin_dsn.rsplit("/", 1)[0] + "/orchestrator",
+        "SELECT has_schema_privilege('public', 'public', 'CREATE')",
+    )
     assert create == [(False,)]
     fks = query(stack.database_dsn, "SELECT count(*) FROM pg_constraint WHERE contype = 'f'")
     assert fks[0][0] == 4  # task.created_by, task_run/due_work.task_id, audit_log.actor
@@ -219,8 +278,9 @@ def test_containers_carry_compose_labels_and_hardening(stack_containers: Stack) 
 
     client = docker.DockerClient(base_url=stack_containers.docker_host)
     try:
-        found = client.containers.list(filters={
-            "label": f"com.docker.compose.project={stack_containers.compose_project}"})
+        found = client.containers.list(
+            filters={"label": f"com.docker.compose.project={stack_containers.compose_project}"}
+        )
         services = {c.labels["com.docker.compose.service"] for c in found}
         assert {"postgres", "redis", "api", "scheduler", "worker"} <= services
         workers = [c for c in found if c.labels["com.docker.compose.service"] == "worker"]
