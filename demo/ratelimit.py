@@ -1,7 +1,10 @@
-"""Per-client fixed-window request limits, counted in Redis (shared by API replicas).
+"""Per-client request limits with a sliding-window counter, kept in Redis.
 
-Windows are one minute and one hour. When Redis is unreachable the limiter falls back
-to counting in process memory, so that an outage of Redis does not lift the limit.
+Each limit (per minute, per hour) keeps one counter per fixed window; a request is
+judged on ``previous_window * (1 - elapsed_fraction) + current_window``, which
+approximates a true sliding window without the burst a fixed window allows at its
+boundary. Counters live in Redis so API replicas share them; when Redis is unreachable
+the limiter counts in process memory, so an outage of Redis does not lift the limit.
 """
 
 from __future__ import annotations
@@ -34,38 +37,48 @@ class RateLimiter:
         self._local: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def _count(self, keys: list[tuple[str, int]]) -> list[int]:
+    def _count(self, current: list[tuple[str, int]], previous: list[str]) -> list[int]:
+        """INCR the current-window keys and read the previous-window ones."""
         try:
             pipe = self.redis.pipeline(transaction=False)
-            for key, ttl in keys:
+            for key, ttl in current:
                 pipe.incr(key)
-                pipe.expire(key, ttl + 5)
+                pipe.expire(key, 2 * ttl + 5)
+            for key in previous:
+                pipe.get(key)
             replies = pipe.execute()
-            return [int(v) for v in replies[0::2]]
+            counts = [int(v) for v in replies[0 : 2 * len(current) : 2]]
+            return counts + [int(v or 0) for v in replies[2 * len(current) :]]
         except redis.RedisError:
             with self._lock:
-                counts = []
-                for key, _ in keys:
-                    self._local[key] = self._local.get(key, 0) + 1
-                    counts.append(self._local[key])
                 if len(self._local) > 10_000:
                     self._local.clear()
-                return counts
+                for key, _ in current:
+                    self._local[key] = self._local.get(key, 0) + 1
+                return [self._local[k] for k, _ in current] + [
+                    self._local.get(k, 0) for k in previous
+                ]
 
     def check(self, client_id: str) -> Verdict:
         """Count one request from ``client_id`` and say whether it is within the limits."""
         now = time.time()
-        keys = []
+        current, previous = [], []
         for size, _ in self.windows:
             window = int(now // size)
-            keys.append((f"{RATE_LIMIT_PREFIX}{size}:{client_id}:{window}", size))
-        counts = self._count(keys)
-        minute_limit = self.windows[0][1]
-        for (size, limit), count in zip(self.windows, counts, strict=True):
-            if count > limit:
-                retry = int(size - (now % size)) + 1
-                return Verdict(False, limit, 0, retry)
-        return Verdict(True, minute_limit, max(0, minute_limit - counts[0]), 0)
+            current.append((f"{RATE_LIMIT_PREFIX}{size}:{client_id}:{window}", size))
+            previous.append(f"{RATE_LIMIT_PREFIX}{size}:{client_id}:{window - 1}")
+        counts = self._count(current, previous)
+        n = len(self.windows)
+        minute_estimate = 0.0
+        for i, (size, limit) in enumerate(self.windows):
+            elapsed = (now % size) / size
+            estimate = counts[n + i] * (1 - elapsed) + counts[i]
+            if i == 0:
+                minute_estimate = estimate
+            if estimate > limit:
+                return Verdict(False, limit, 0, int(size - (now % size)) + 1)
+        limit = self.windows[0][1]
+        return Verdict(True, limit, max(0, int(limit - minute_estimate)), 0)
 
 
 def reset(client: redis.Redis) -> int:

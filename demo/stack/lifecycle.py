@@ -6,6 +6,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -58,7 +59,10 @@ def status(stack: Stack) -> dict[str, bool]:
 def _prepare_dir(state_dir: Path) -> None:
     old = Stack.load(state_dir)
     if old is not None:
-        stop(old)
+        try:
+            stop(old)
+        except RuntimeError as exc:  # leftovers of a crashed run: report, then start afresh
+            print(f"warning: cleaning the previous stack: {exc}", file=sys.stderr)
     if state_dir.exists():
         shutil.rmtree(state_dir)
     state_dir.mkdir(parents=True)
@@ -156,7 +160,10 @@ def start(
     except BaseException as exc:
         if thread is not None:
             thread.join(60)
-        stop(stack)
+        try:
+            stop(stack)
+        except RuntimeError as stop_exc:
+            print(f"warning: stopping the failed stack: {stop_exc}", file=sys.stderr)
         if isinstance(exc, (TimeoutError, RuntimeError)) and not isinstance(
             exc, procs.ServiceFailed
         ):
