@@ -100,6 +100,39 @@ def test_created_task_is_run_by_a_worker(stack: Stack, api: httpx.Client) -> Non
     assert api.get(f"/tasks/{task['id']}").status_code == 404
 
 
+def test_task_actions_pause_resume_run_now(stack: Stack, api: httpx.Client) -> None:
+    task = new_task(
+        api,
+        stack,
+        f"golive-test-actions-{uuid.uuid4().hex[:8]}",
+        schedule_kind="event",
+        schedule_expr="golive.test",
+    )
+    try:
+        assert api.post(f"/tasks/{task['id']}/pause").json()["status"] == "paused"
+        assert api.post(f"/tasks/{task['id']}/resume").json()["status"] == "active"
+        queued = api.post(f"/tasks/{task['id']}/run_now")
+        assert queued.status_code == 202
+        poll(
+            lambda: api.get("/runs/", params={"task_id": task["id"]}).json(),
+            lambda r: len(r) == 1 and r[0]["success"],
+            what="run_now executed",
+        )
+        actions = query(
+            stack.database_dsn,
+            "SELECT action FROM audit_log WHERE subject_id = %s ORDER BY id",
+            (task["id"],),
+        )
+        assert [a[0] for a in actions] == [
+            "task.created",
+            "task.paused",
+            "task.resumed",
+            "task.run_now",
+        ]
+    finally:
+        api.delete(f"/tasks/{task['id']}")
+
+
 def test_cron_task_is_queued_once_per_occurrence(stack: Stack, api: httpx.Client) -> None:
     task = new_task(
         api,
