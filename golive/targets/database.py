@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg.sql import SQL, Composed
+
+    Query = str | bytes | SQL | Composed  # what AsyncConnection.execute accepts
 
     from golive.config import DatabaseTarget as DatabaseConfig
 
@@ -83,18 +86,18 @@ class DatabaseTarget:
         finally:
             await conn.close()
 
-    async def fetch(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    async def fetch(self, sql: Query, params: Any = None) -> list[dict[str, Any]]:
         """Run one read-only query in its own session; rows as dicts."""
         async with self.session() as conn:
             cur = await conn.execute(sql, params)
             return list(await cur.fetchall()) if cur.description else []
 
-    async def fetchone(self, sql: str, params: Any = None) -> dict[str, Any] | None:
+    async def fetchone(self, sql: Query, params: Any = None) -> dict[str, Any] | None:
         """The first row of a query, or None."""
         rows = await self.fetch(sql, params)
         return rows[0] if rows else None
 
-    async def fetchval(self, sql: str, params: Any = None) -> Any:
+    async def fetchval(self, sql: Query, params: Any = None) -> Any:
         """The first column of the first row, or None."""
         row = await self.fetchone(sql, params)
         return next(iter(row.values())) if row else None

@@ -1,0 +1,155 @@
+"""Helpers of `database.backups`: crontab sources and lines, schedules, `pg_restore --list`.
+
+The crontab sources are read the way `operations.cron` reads them (a user's `crontab -l`,
+crontab files, and the files of cron.d-style directories whose names cron accepts), so
+that the two checks agree on whether a job is scheduled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from golive.api import Context
+
+_SPECIAL = re.compile(r"^@(reboot|yearly|annually|monthly|weekly|daily|midnight|hourly)\b")
+_ENV_LINE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*=")
+_CRON_NAME = re.compile(r"^[A-Za-z0-9_-]+$")  # cron ignores other names in cron.d
+
+
+def resolve(ctx: Context, path: str) -> Path:
+    """A path as given, or relative to the project root (else the current directory)."""
+    p = Path(os.path.expanduser(path))
+    if p.is_absolute():
+        return p
+    project = ctx.config.targets.project
+    return (Path(project.root) / p) if project is not None else p.resolve()
+
+
+def cron_lines(text: str) -> list[tuple[int, str, str]]:
+    """(line number, schedule, rest of the line) for every job line of a crontab."""
+    out = []
+    for no, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#") or _ENV_LINE.match(line):
+            continue
+        m = _SPECIAL.match(line)
+        if m:
+            out.append((no, m.group(0), line[m.end() :].strip()))
+            continue
+        fields = line.split(None, 5)
+        if len(fields) == 6:
+            out.append((no, " ".join(fields[:5]), fields[5]))
+    return out
+
+
+async def _user_crontab(user: str | None) -> tuple[str, str, str | None]:
+    """A user's crontab (`crontab -l [-u user]`): (label, text, problem)."""
+    label = f"crontab -l -u {user}" if user else "crontab -l"
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "crontab",
+            "-l",
+            *(["-u", user] if user else []),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:
+        return label, "", f"{label}: {exc.strerror or exc}"
+    out, err = await asyncio.wait_for(proc.communicate(), 10)
+    if proc.returncode != 0:
+        msg = err.decode(errors="replace").strip()
+        return label, "", None if "no crontab" in msg.lower() else f"{label}: {msg}"
+    return label, out.decode(errors="replace"), None
+
+
+def longest_gap_hours(schedule: str) -> float | None:
+    """The longest time between two runs of a cron schedule, in hours (None: not periodic)."""
+    from croniter import croniter
+
+    if schedule == "@reboot":
+        return None
+    try:
+        it = croniter(schedule, datetime(2030, 1, 1))
+        times = [it.get_next(datetime) for _ in range(40)]
+    except (ValueError, KeyError):
+        return None
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+    return float(max(gaps)) / 3600
+
+
+async def cron_entries(
+    ctx: Context,
+    script: Path,
+    user_crontab: bool,
+    cron_user: str | None,
+    cron_files: list[str],
+    cron_dirs: list[str],
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """Cron jobs that run `script` (by path or by name), the sources read, and problems.
+
+    The sources are those of operations.cron: a user's crontab, crontab files and the files
+    of cron.d-style directories (whose names cron ignores unless they hold only letters,
+    digits, `_` and `-`)."""
+    sources: list[tuple[str, str]] = []
+    problems: list[str] = []
+    if user_crontab:
+        label, text, problem = await _user_crontab(cron_user)
+        sources.append((label, text))
+        if problem:
+            problems.append(problem)
+    paths = [resolve(ctx, f) for f in cron_files]
+    for d in (resolve(ctx, d) for d in cron_dirs):
+        if d.is_dir():
+            paths += sorted(f for f in d.iterdir() if f.is_file() and _CRON_NAME.match(f.name))
+    for p in paths:
+        if p.is_file():
+            try:
+                sources.append((str(p), p.read_text(encoding="utf-8", errors="replace")))
+            except OSError as exc:
+                problems.append(f"cannot read {p}: {exc.strerror}")
+    found: list[dict[str, Any]] = []
+    for source, text in sources:
+        for no, schedule, rest in cron_lines(text):
+            words = re.split(r"[\s;&|()<>'\"]+", rest)
+            hit = next((w for w in words if w == str(script) or Path(w).name == script.name), None)
+            if hit:
+                found.append(
+                    {
+                        "source": source,
+                        "line": no,
+                        "schedule": schedule,
+                        "runs": hit,
+                        "longest_gap_hours": longest_gap_hours(schedule),
+                    }
+                )
+    return found, [s for s, _ in sources], problems
+
+
+async def pg_restore_list(binary: str, path: Path, timeout: float) -> str | None:
+    """None when `pg_restore --list` reads the archive, else why not."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            binary,
+            "--list",
+            str(path),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:
+        return f"cannot run {binary}: {exc.strerror or exc}"
+    try:
+        _, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except (asyncio.TimeoutError, TimeoutError):
+        proc.kill()
+        await proc.wait()
+        return f"{binary} --list did not finish within {timeout:g}s"
+    if proc.returncode != 0:
+        first = err.decode(errors="replace").strip().splitlines()
+        return first[0] if first else f"{binary} exited with status {proc.returncode}"
+    return None
