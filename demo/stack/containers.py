@@ -217,6 +217,7 @@ def create_network(stack: Stack) -> None:
         stack,
         "network",
         "create",
+        "--disable-dns",  # no aardvark-dns: it is one daemon shared by all podman storages
         "--subnet",
         f"10.89.{20 + digest % 200}.0/24",
         "--label",
