@@ -1,3 +1,561 @@
-"""Checks of the infrastructure section."""
+"""Checks of the infrastructure section: engine, host resources, ports, compose, TLS, backups."""
 
 from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shlex
+import shutil
+import stat
+from pathlib import Path
+from typing import Any, Literal
+
+from golive.api import Context, Outcome, Severity, check
+
+GB = 1024**3
+_VERSION = re.compile(r"(\d+(?:\.\d+)+)")
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    m = _VERSION.search(text)
+    return tuple(int(p) for p in m.group(1).split(".")) if m else ()
+
+
+def _space(path: str) -> dict[str, Any]:
+    """Size and free space (for unprivileged users) of the filesystem holding `path`."""
+    st = os.statvfs(path)
+    total = st.f_blocks * st.f_frsize
+    avail = st.f_bavail * st.f_frsize
+    mount = os.path.realpath(path)
+    while not os.path.ismount(mount):
+        mount = os.path.dirname(mount)
+    return {
+        "mount": mount,
+        "size_gb": round(total / GB, 2),
+        "free_gb": round(avail / GB, 2),
+        "free_pct": round(100.0 * avail / total, 1) if total else 0.0,
+        "read_only": bool(st.f_flag & os.ST_RDONLY),
+    }
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _resolve(ctx: Context, path: str) -> Path:
+    p = Path(os.path.expanduser(path))
+    project = ctx.config.targets.project
+    if p.is_absolute() or project is None:
+        return p
+    return Path(project.root) / p
+
+
+async def _compose_cli(commands: list[str]) -> tuple[dict[str, str] | None, list[dict[str, str]]]:
+    from golive import subproc
+
+    tried: list[dict[str, str]] = []
+    for command in commands:
+        argv = shlex.split(command)
+        if not argv or shutil.which(argv[0]) is None:
+            tried.append(
+                {"command": command, "result": f"{argv[0] if argv else command} not on PATH"}
+            )
+            continue
+        done = await subproc.run([*argv, "version"], timeout=15)
+        text = (done.stdout + done.stderr).strip()
+        version = _VERSION.search(text.splitlines()[0] if text else "")
+        if done.ok and version:
+            found = {"command": command, "version": version.group(1)}
+            tried.append({"command": command, "result": f"version {version.group(1)}"})
+            return found, tried
+        first = text.splitlines()[0][:200] if text else f"exit code {done.returncode}"
+        tried.append({"command": command, "result": f"not usable: {first}"})
+    return None, tried
+
+
+@check(
+    id="infrastructure.engine",
+    title="Container engine, compose CLI and host resources meet the minimums",
+    severity=Severity.HIGH,
+    needs=("docker",),
+    tags=("infrastructure",),
+    remediation="Upgrade the container engine, or move the stack to a host with more CPUs/memory.",
+)
+async def engine(
+    ctx: Context,
+    min_versions: dict[str, str] = {"docker": "20.10", "podman": "4.0"},  # noqa: B006
+    min_cpus: int = 2,
+    min_memory_gb: float = 4.0,
+    compose_commands: list[str] = ["docker compose", "docker-compose", "podman-compose"],  # noqa: B006
+    require_compose: bool = False,
+) -> Outcome:
+    """Asks the engine (Docker API `version()` and `info()`) for its product and version,
+    and the host's CPUs and memory: FAIL when the version is below `min_versions` for that
+    engine (docker or podman) or the host has fewer than `min_cpus` CPUs or
+    `min_memory_gb` of memory. The first compose CLI of `compose_commands` that answers
+    `version` on PATH is reported; when none does, that part is skipped with the reason
+    (FAIL instead with `require_compose: true`)."""
+    client = ctx.docker.client
+    version: dict[str, Any] = await ctx.docker.call(client.version)
+    info: dict[str, Any] = await ctx.docker.call(client.info)
+    components = [str(c.get("Name", "")) for c in version.get("Components") or []]
+    platform = str((version.get("Platform") or {}).get("Name", ""))
+    kind = "podman" if any("podman" in n.lower() for n in [*components, platform]) else "docker"
+    engine_version = str(version.get("Version") or info.get("ServerVersion") or "unknown")
+    cpus = int(info.get("NCPU") or 0)
+    memory_gb = round(float(info.get("MemTotal") or 0) / GB, 1)
+    compose, tried = await _compose_cli(compose_commands)
+    evidence: dict[str, Any] = {
+        "engine": kind,
+        "version": engine_version,
+        "api_version": version.get("ApiVersion"),
+        "os": info.get("OperatingSystem"),
+        "storage_driver": info.get("Driver"),
+        "cpus": cpus,
+        "memory_gb": memory_gb,
+        "compose_cli": tried,
+    }
+    problems = []
+    minimum = min_versions.get(kind)
+    if minimum and _version_tuple(engine_version) < _version_tuple(minimum):
+        problems.append(f"{kind} {engine_version} is older than the minimum {minimum}")
+    if cpus < min_cpus:
+        problems.append(f"the host has {cpus} CPUs, fewer than {min_cpus}")
+    if memory_gb < min_memory_gb:
+        problems.append(f"the host has {memory_gb:g} GB of memory, less than {min_memory_gb:g} GB")
+    if compose is None and require_compose:
+        problems.append(
+            "no compose CLI answers on PATH (tried " + ", ".join(compose_commands) + ")"
+        )
+    measurements = {"cpus": float(cpus), "memory_gb": memory_gb}
+    if problems:
+        return Outcome.failed(
+            _sentence("; ".join(problems)), evidence=evidence, measurements=measurements
+        )
+    if compose is not None:
+        compose_text = f"compose CLI: {compose['command']} {compose['version']}"
+    else:
+        compose_text = (
+            "compose CLI check skipped: none of " + ", ".join(compose_commands) + " answers on PATH"
+        )
+    return Outcome.passed(
+        f"{kind} {engine_version} on a host with {cpus} CPUs and {memory_gb:g} GB of memory; "
+        f"{compose_text}",
+        evidence=evidence,
+        measurements=measurements,
+    )
+
+
+@check(
+    id="infrastructure.disk",
+    title="Every data path has enough free disk space",
+    severity=Severity.HIGH,
+    tags=("infrastructure", "capacity"),
+    remediation="Free disk space (prune images, rotate logs, expire backups) or grow the volume.",
+)
+async def disk(
+    ctx: Context,
+    paths: list[str] = ["/", "/var/lib/docker", "/backups"],  # noqa: B006
+    warn_below_pct: float = 20.0,
+    fail_below_pct: float = 10.0,
+    missing: Literal["warn", "fail", "ignore"] = "warn",
+) -> Outcome:
+    """Measures the free space (as available to unprivileged users) of the filesystem
+    holding each path: WARN under `warn_below_pct` percent, FAIL under `fail_below_pct`.
+    Paths that do not exist are listed and make the check WARN (or FAIL / nothing, with
+    `missing`)."""
+    rows: list[dict[str, Any]] = []
+    fails, warns, absent = [], [], []
+    for raw in paths:
+        p = _resolve(ctx, raw)
+        if not p.exists():
+            absent.append(raw)
+            rows.append({"path": raw, "result": "missing"})
+            continue
+        space = await asyncio.to_thread(_space, str(p))
+        row = {"path": raw, **{k: space[k] for k in ("mount", "size_gb", "free_gb", "free_pct")}}
+        if space["free_pct"] < fail_below_pct:
+            row["result"] = "FAIL"
+            fails.append(f"{raw} ({space['free_pct']:g}% of {space['size_gb']:g} GB free)")
+        elif space["free_pct"] < warn_below_pct:
+            row["result"] = "WARN"
+            warns.append(f"{raw} ({space['free_pct']:g}% free)")
+        else:
+            row["result"] = "ok"
+        rows.append(row)
+    evidence = {"paths": rows}
+    measured = [r for r in rows if "free_pct" in r]
+    measurements = {f"free_pct[{r['path']}]": float(r["free_pct"]) for r in measured}
+    parts = []
+    if fails:
+        parts.append(f"free disk space is under {fail_below_pct:g}% on " + ", ".join(fails))
+    if warns:
+        parts.append(f"free disk space is under {warn_below_pct:g}% on " + ", ".join(warns))
+    if absent and missing != "ignore":
+        parts.append(", ".join(absent) + (" does" if len(absent) == 1 else " do") + " not exist")
+        if measured and not fails and not warns:
+            parts.append(f"the other {len(measured)} have at least {warn_below_pct:g}% free")
+    summary = _sentence("; ".join(parts))
+    if fails or (absent and missing == "fail"):
+        return Outcome.failed(summary, evidence=evidence, measurements=measurements)
+    if warns or (absent and missing == "warn"):
+        return Outcome.warn(summary, evidence=evidence, measurements=measurements)
+    if not measured:
+        return Outcome.skip("None of the configured paths exist", evidence=evidence)
+    lowest = min(measured, key=lambda r: r["free_pct"])
+    return Outcome.passed(
+        f"All {len(measured)} paths have at least {warn_below_pct:g}% free disk space "
+        f"(lowest: {lowest['path']} with {lowest['free_pct']:g}%)",
+        evidence=evidence,
+        measurements=measurements,
+    )
+
+
+DEFAULT_PORTS = {
+    "api": 8080,
+    "postgres": 5432,
+    "redis": 6379,
+    "prometheus": 9090,
+    "grafana": 3000,
+    "alertmanager": 9093,
+}
+
+
+async def _tcp(host: str, port: int, timeout: float) -> tuple[bool, str, float]:
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (asyncio.TimeoutError, TimeoutError):
+        return False, f"no answer within {timeout:g}s", timeout * 1000
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        return False, reason.lower(), (loop.time() - t0) * 1000
+    elapsed = (loop.time() - t0) * 1000
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), 1)
+    except (OSError, asyncio.TimeoutError, TimeoutError):
+        pass
+    return True, "open", elapsed
+
+
+@check(
+    id="infrastructure.ports",
+    title="Every service port accepts TCP connections",
+    severity=Severity.HIGH,
+    tags=("infrastructure",),
+    remediation="Start the service behind each closed port, or fix its published port/firewall.",
+)
+async def ports(
+    ctx: Context,
+    host: str = "127.0.0.1",
+    ports: dict[str, int] = DEFAULT_PORTS,
+    connect_timeout: float = 3.0,
+) -> Outcome:
+    """Opens a TCP connection to every expected service port (API 8080, PostgreSQL 5432,
+    Redis 6379, Prometheus 9090, Grafana 3000, Alertmanager 9093 by default) on `host`,
+    all at once, each within `connect_timeout`: FAIL naming each port that refuses or does
+    not answer."""
+    timeout = min(connect_timeout, max(0.5, ctx.timeout - 1))
+    names = list(ports)
+    answers = await asyncio.gather(*(_tcp(host, ports[n], timeout) for n in names))
+    rows = [
+        {"service": n, "port": ports[n], "result": r, "connect_ms": round(ms, 1)}
+        for n, (_, r, ms) in zip(names, answers, strict=True)
+    ]
+    closed = [
+        f"{n} ({ports[n]}: {r})" for n, (ok, r, _) in zip(names, answers, strict=True) if not ok
+    ]
+    evidence = {"host": host, "ports": rows}
+    if closed:
+        return Outcome.failed(
+            f"{len(closed)} of {len(names)} service ports on {host} do not accept connections: "
+            + ", ".join(closed),
+            evidence=evidence,
+        )
+    return Outcome.passed(
+        f"All {len(names)} service ports on {host} accept TCP connections", evidence=evidence
+    )
+
+
+_BARE_VAR = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*))")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+@check(
+    id="infrastructure.compose",
+    title="Compose files are valid and every service has a healthcheck and a restart policy",
+    severity=Severity.HIGH,
+    needs=("project",),
+    tags=("infrastructure",),
+    remediation=(
+        "Set every variable that a `${VAR:?}` requires (in .env or the environment), fix "
+        "depends_on names, and give each service a healthcheck and `restart:` policy."
+    ),
+)
+async def compose(ctx: Context, exempt: list[str] = []) -> Outcome:  # noqa: B006
+    """Parses the configured compose files and interpolates them as Compose does (`.env`
+    files, then the environment; `${VAR:-default}`, `${VAR:?message}`, `$$`). FAIL when a
+    file is unreadable, a required `${VAR:?}` is unset, no file exists, a `depends_on` names
+    a service that does not exist, or a service has neither `image` nor `build`. WARN for a
+    service without a healthcheck or a restart policy (`restart:` or
+    `deploy.restart_policy`; services in `exempt` are not required to have them), a
+    configured file that is missing, or a bare `${VAR}` that is unset (Compose substitutes
+    an empty string). Services of all files are merged by name, later files winning."""
+    project = ctx.project
+    files = await asyncio.to_thread(project.compose)
+    configured = [project.relative(project.path(f)) for f in project.cfg.compose_files]
+    present = {project.relative(cf.path) for cf in files}
+    absent = [f for f in configured if f not in present]
+    fails: list[str] = []
+    warns: list[str] = []
+    env = project.env()
+    by_message: dict[str, list[str]] = {}
+    unset: set[str] = set()
+    for cf in files:
+        for err in cf.errors:
+            where, _, message = err.partition(": ")
+            if err.startswith("cannot parse"):
+                fails.append(f"{project.relative(cf.path)} {err}")
+            else:
+                by_message.setdefault(message or where, []).append(
+                    f"{project.relative(cf.path)}:{where}"
+                )
+        for text in _strings(cf.raw):
+            unset |= {a or b for a, b in _BARE_VAR.findall(text) if (a or b) not in env}
+    for message, wheres in by_message.items():
+        more = f" and {len(wheres) - 1} more" if len(wheres) > 1 else ""
+        fails.append(f"{message} (at {wheres[0]}{more})")
+    services = await asyncio.to_thread(project.services)
+    rows = []
+    for name, svc in sorted(services.items()):
+        hc = svc.get("healthcheck")
+        has_hc = isinstance(hc, dict) and not hc.get("disable") and bool(hc.get("test"))
+        restart = svc.get("restart") or ((svc.get("deploy") or {}).get("restart_policy") or {}).get(
+            "condition"
+        )
+        deps = svc.get("depends_on") or []
+        deps = list(deps) if isinstance(deps, (list, dict)) else []
+        unknown = [d for d in deps if d not in services]
+        rows.append(
+            {
+                "service": name,
+                "healthcheck": has_hc,
+                "restart": restart or "",
+                "depends_on": ", ".join(map(str, deps)),
+            }
+        )
+        if unknown:
+            fails.append(
+                f"service {name} depends_on unknown service(s) {', '.join(map(str, unknown))}"
+            )
+        if not svc.get("image") and not svc.get("build"):
+            fails.append(f"service {name} has neither image nor build")
+        if name in exempt:
+            continue
+        if not has_hc:
+            warns.append(f"{name} has no healthcheck")
+        if not restart or restart == "no":
+            warns.append(f"{name} has no restart policy")
+    if not files:
+        fails.append("none of the configured compose files exists (" + ", ".join(configured) + ")")
+    elif absent:
+        warns.append("configured compose file(s) missing: " + ", ".join(absent))
+    if files and not services:
+        fails.append("the compose files define no services")
+    if unset:
+        warns.append(
+            "unset variable(s) Compose would replace by an empty string: "
+            + ", ".join(sorted(unset))
+        )
+    evidence: dict[str, Any] = {"files": sorted(present), "services": rows}
+    if fails:
+        evidence["problems"] = fails
+    if warns:
+        evidence["warnings"] = warns
+    if fails:
+        return Outcome.failed(
+            "Compose configuration is invalid: " + "; ".join(fails), evidence=evidence
+        )
+    if warns:
+        return Outcome.warn(
+            f"Compose files are valid ({len(services)} services) but " + "; ".join(warns),
+            evidence=evidence,
+        )
+    return Outcome.passed(
+        f"{len(files)} compose files are valid; all {len(services)} services have a "
+        "healthcheck and a restart policy",
+        evidence=evidence,
+    )
+
+
+@check(
+    id="infrastructure.tls",
+    title="TLS certificate is valid, trusted and not about to expire",
+    severity=Severity.HIGH,
+    tags=("infrastructure", "security"),
+    remediation=(
+        "Renew the certificate (and install its full chain) before it expires; make sure it "
+        "names the host clients use."
+    ),
+)
+async def tls(
+    ctx: Context,
+    cert_file: str | None = "/etc/ssl/orchestrator/cert.pem",
+    endpoint: str | None = None,
+    hostname: str | None = None,
+    ca_file: str | None = None,
+    warn_days: int = 30,
+    fail_days: int = 7,
+    verify_chain: bool = True,
+    verify_hostname: bool = True,
+    required: bool = False,
+) -> Outcome:
+    """Reads the certificate from `endpoint` (host:port, a real TLS handshake) or else from
+    `cert_file` (PEM, leaf first then intermediates). FAIL when it has expired or expires in
+    fewer than `fail_days` days, when its chain does not verify against `ca_file` (default:
+    the system trust store), or when it is not valid for `hostname` (default for an
+    endpoint: its host); WARN under `warn_days`. When no endpoint is set and the
+    certificate file does not exist, the check is SKIP (TLS not terminated on this host),
+    or FAIL with `required: true`."""
+    from golive import tlsinfo
+
+    cert = str(_resolve(ctx, cert_file)) if cert_file and not endpoint else None
+    if not endpoint:
+        if cert is None:
+            return Outcome.skip("Neither endpoint nor cert_file is configured")
+        if not await asyncio.to_thread(os.path.exists, cert) and not required:
+            return Outcome.skip(
+                f"No certificate at {cert} (set endpoint or cert_file, or required: true to fail)"
+            )
+    ca = str(_resolve(ctx, ca_file)) if ca_file else None
+    return await tlsinfo.evaluate(
+        cert_file=cert,
+        endpoint=endpoint,
+        hostname=hostname,
+        ca_file=ca,
+        warn_days=warn_days,
+        fail_days=fail_days,
+        verify_chain=verify_chain,
+        verify_hostname=verify_hostname,
+        timeout=min(10.0, ctx.timeout),
+    )
+
+
+def _can_write(path: Path, uid: int, gids: set[int]) -> tuple[bool, str]:
+    """Whether `uid` may create files in directory `path` (mode bits; ACLs not read)."""
+    if uid == 0:
+        return True, "root"
+    for part in [*reversed(path.parents), path]:
+        st = part.stat()
+        need = stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH
+        bits = (
+            need
+            if part != path
+            else tuple(
+                x | w for x, w in zip(need, (stat.S_IWUSR, stat.S_IWGRP, stat.S_IWOTH), strict=True)
+            )
+        )
+        mode = st.st_mode
+        mask = bits[0] if st.st_uid == uid else bits[1] if st.st_gid in gids else bits[2]
+        if mode & mask != mask:
+            what = "write to" if part == path else "enter"
+            return (
+                False,
+                f"cannot {what} {part} (mode {stat.S_IMODE(mode):04o}, "
+                f"owner uid {st.st_uid} gid {st.st_gid})",
+            )
+    return True, "mode bits allow it"
+
+
+@check(
+    id="infrastructure.backup_storage",
+    title="Backup directory exists, is writable by the backup user and has free space",
+    severity=Severity.HIGH,
+    tags=("infrastructure", "backup"),
+    remediation=(
+        "Create the backup directory, chown it to the backup user (mode 0700/0750), and "
+        "free or add space."
+    ),
+)
+async def backup_storage(
+    ctx: Context,
+    path: str = "/backups/postgres",
+    user: str | None = None,
+    min_free_gb: float = 5.0,
+    min_free_pct: float = 10.0,
+) -> Outcome:
+    """The backup directory exists and is a directory; the backup `user` (default: the user
+    golive runs as) can enter it and create files in it, judged from the mode bits of the
+    directory and its parents (ACLs are not read) and the mount not being read-only; the
+    filesystem has at least `min_free_gb` GB and `min_free_pct` percent free. A
+    world-writable directory (without the sticky bit) is a WARN: anyone could replace a
+    backup."""
+    import grp
+    import pwd
+
+    p = _resolve(ctx, path)
+    if user is None:
+        entry = pwd.getpwuid(os.geteuid())
+    else:
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:
+            return Outcome.error(f"Backup user {user!r} does not exist on this host")
+    gids = set(os.getgrouplist(entry.pw_name, entry.pw_gid))
+    evidence: dict[str, Any] = {"path": str(p), "user": entry.pw_name}
+    if not p.exists():
+        return Outcome.failed(f"Backup directory {p} does not exist", evidence=evidence)
+    if not p.is_dir():
+        return Outcome.failed(f"Backup path {p} is not a directory", evidence=evidence)
+    st = p.stat()
+    try:
+        owner = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        owner = str(st.st_uid)
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = str(st.st_gid)
+    space = await asyncio.to_thread(_space, str(p))
+    writable, why = await asyncio.to_thread(_can_write, p, entry.pw_uid, gids)
+    evidence.update(
+        owner=owner, group=group, mode=f"{stat.S_IMODE(st.st_mode):04o}", writable=writable, **space
+    )
+    problems = []
+    if not writable:
+        problems.append(f"user {entry.pw_name} {why}")
+    if space["read_only"]:
+        problems.append(f"{space['mount']} is mounted read-only")
+    if space["free_gb"] < min_free_gb or space["free_pct"] < min_free_pct:
+        problems.append(
+            f"only {space['free_gb']:g} GB ({space['free_pct']:g}%) free, "
+            f"under {min_free_gb:g} GB / {min_free_pct:g}%"
+        )
+    measurements = {"free_gb": float(space["free_gb"]), "free_pct": float(space["free_pct"])}
+    if problems:
+        return Outcome.failed(
+            f"Backup directory {p}: " + "; ".join(problems),
+            evidence=evidence,
+            measurements=measurements,
+        )
+    text = (
+        f"Backup directory {p} is writable by {entry.pw_name} with {space['free_gb']:g} GB "
+        f"({space['free_pct']:g}%) free"
+    )
+    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+        return Outcome.warn(
+            text + f", but it is world-writable (mode {stat.S_IMODE(st.st_mode):04o})",
+            evidence=evidence,
+            measurements=measurements,
+        )
+    return Outcome.passed(text, evidence=evidence, measurements=measurements)

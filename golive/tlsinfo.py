@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import os
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -231,7 +232,8 @@ async def probe_endpoint(
         out.error = f"TLS handshake with {host}:{port} failed: {exc.reason or exc}"
         return out
     except OSError as exc:
-        out.error = f"cannot connect to {host}:{port}: {exc.strerror or exc}"
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        out.error = f"cannot connect to {host}:{port}: {reason}"
         return out
     if der is None:
         lenient = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -332,10 +334,8 @@ async def evaluate(
             check_hostname=verify_hostname,
         )
         if probe.error or probe.leaf is None:
-            return Outcome.failed(
-                probe.error or f"{endpoint} presented no certificate",
-                evidence={"endpoint": endpoint},
-            )
+            text = probe.error or f"{endpoint} presented no certificate"
+            return Outcome.failed(text[:1].upper() + text[1:], evidence={"endpoint": endpoint})
         info = describe(probe.leaf)
         evidence: dict[str, Any] = {
             "endpoint": endpoint,
