@@ -297,7 +297,7 @@ async def workers(
         rows = await ctx.db.fetch(
             sql.SQL(
                 "SELECT *, extract(epoch FROM now() - last_seen)::float AS age_seconds FROM {}"
-                " ORDER BY last_seen DESC LIMIT 500"
+                " ORDER BY last_seen DESC, worker_id LIMIT 500"
             ).format(ident(table))
         )
     except psycopg.errors.UndefinedTable:
