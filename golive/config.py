@@ -22,6 +22,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from golive.errors import ConfigError, Problem
@@ -214,6 +215,167 @@ class Approvals(Model):
     ledger: str = "golive-approvals.jsonl"
 
 
+# --- golive monitor (post-go-live watch); defaults are the production checklist's figures ---
+
+Window = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=30 * 86400)]
+Ratio = Annotated[float, Field(ge=0, le=1)]
+
+#: 5xx over all requests; `{window}` is replaced by `monitor.sources.error_rate_window`.
+#: No request at all gives no value (then the probe's own errors count instead).
+DEFAULT_ERROR_RATE_QUERY = (
+    '(sum(rate(http_requests_total{status=~"5.."}[{window}])) or vector(0))'
+    " / sum(rate(http_requests_total[{window}]))"
+)
+#: The checklist's rollback procedure, sent with a ROLLBACK notice unless `rollback.auto`.
+DEFAULT_ROLLBACK_PROCEDURE = [
+    "Stop all services: docker-compose -f ops/docker-compose.yml down",
+    "Restore the previous version from git: git checkout [previous-release-tag]",
+    "Restore the database from backup if needed (see ops/DISASTER_RECOVERY.md)",
+    "Start the previous version: docker-compose -f ops/docker-compose.yml up -d",
+    "Verify system health and notify stakeholders",
+]
+
+
+class ErrorLogSource(Model):
+    """Where error-log lines come from: a command's output (stdout+stderr) or a file."""
+
+    command: str | list[str] | None = None  # e.g. "docker logs api --since 1h"; a string runs in sh
+    file: str | None = None  # lines appended since the previous sample are counted
+    pattern: str = "ERROR"  # regular expression a line must match
+    covers: Duration = 3600.0  # the span the command's output covers (its --since)
+    timeout: Duration = 30.0
+
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"{v!r} is not a regular expression: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ErrorLogSource:
+        if (self.command is None) == (self.file is None):
+            raise ValueError("set exactly one of 'command' and 'file'")
+        return self
+
+
+class MonitorSources(Model):
+    """What one sample measures besides the API probe, DB and Alertmanager."""
+
+    probe_path: str | None = None  # default: targets.api.health_path
+    probe_requests: int = Field(5, ge=1, le=100)
+    error_rate_query: str = DEFAULT_ERROR_RATE_QUERY
+    error_rate_window: Duration = 300.0
+    error_log: ErrorLogSource | None = None
+    critical_severities: list[str] = ["critical"]
+
+
+class MonitorBaseline(Model):
+    """The performance baseline a sample's probe latency (p95) is compared with."""
+
+    path: str | None = None  # default: baseline.file, when that file exists
+    check: str = "performance.api_latency"
+    measurement: str | None = None  # default: "<probe path>:p95_ms", else "p95_ms"
+    latency_ms: float | None = Field(None, gt=0)  # or the figure itself
+
+
+class RollbackCriteria(Model):
+    """Immediate rollback triggers (a manual `golive monitor trigger` is one too)."""
+
+    api_unavailable_for: Window = 600.0
+    error_rate_above: Ratio = 0.20
+    error_rate_for: Window = 900.0
+    performance_degraded_by: float = Field(0.50, gt=0)
+    performance_degraded_for: Window = 900.0
+
+
+class AttentionCriteria(Model):
+    """The checklist's hourly thresholds."""
+
+    window: Window = 3600.0
+    errors_per_hour: int = Field(50, ge=0)
+    firing_alerts: int = Field(5, ge=0)
+
+
+class SuccessCriteria(Model):
+    """No rollback: stable for `after`, fast, few errors, no critical alert."""
+
+    after: Window = 86400.0
+    performance_within: float = Field(0.10, ge=0)
+    error_rate_below: Ratio = 0.01
+    require_baseline: bool = True
+
+
+class MonitorCriteria(Model):
+    """Verdict rules, evaluated over the history."""
+
+    rollback: RollbackCriteria = RollbackCriteria()
+    attention: AttentionCriteria = AttentionCriteria()
+    success: SuccessCriteria = SuccessCriteria()
+    gap_factor: float = Field(1.5, gt=1, le=100)  # later than factor x interval = missed sample
+
+
+class WebhookNotifier(HttpTarget):
+    """A JSON POST to a URL on every verdict change."""
+
+    timeout: Duration = 10.0
+
+
+class AlertmanagerNotifier(Model):
+    """An alert posted to targets.alertmanager (v2 API) on every verdict change."""
+
+    labels: dict[str, str] = {}
+    ttl: Duration = 86400.0  # endsAt of a posted alert; the next change resolves it earlier
+
+
+class EmailNotifier(Model):
+    """E-mail over SMTP."""
+
+    host: str = "localhost"
+    port: int = Field(25, ge=1, le=65535)
+    starttls: bool = False
+    ssl: bool = False  # SMTPS (implicit TLS), usually port 465
+    verify_tls: bool | str = True  # False, True or the path of a CA bundle
+    username: str | None = None
+    password: str | None = None
+    sender: str = "golive@localhost"
+    to: list[str] = Field(min_length=1)
+    subject_prefix: str = "[golive]"
+    timeout: Duration = 20.0
+
+
+class MonitorNotify(Model):
+    """Where verdict changes are sent."""
+
+    alertmanager: AlertmanagerNotifier | None = None
+    webhooks: list[WebhookNotifier] = []
+    email: EmailNotifier | None = None
+
+
+class RollbackHook(Model):
+    """What happens on ROLLBACK: run `command` once (only with `auto: true`), else notify."""
+
+    command: str | list[str] | None = None
+    auto: bool = False
+    timeout: Duration = 1800.0
+    procedure: list[str] = DEFAULT_ROLLBACK_PROCEDURE
+
+
+class MonitorConfig(Model):
+    """`golive monitor`: sampling, history, verdicts, notifications."""
+
+    history: str = ".golive/monitor.sqlite"
+    every: Duration = 3600.0
+    lock_timeout: Duration = 60.0
+    sources: MonitorSources = MonitorSources()
+    baseline: MonitorBaseline = MonitorBaseline()
+    criteria: MonitorCriteria = MonitorCriteria()
+    notify: MonitorNotify = MonitorNotify()
+    rollback: RollbackHook = RollbackHook()
+
+
 class Config(Model):
     """A validated golive.yaml (after merging overlays and expanding variables)."""
 
@@ -228,6 +390,7 @@ class Config(Model):
     approvals: Approvals = Approvals()
     plugin_paths: list[str] = []
     outputs: list[str] = []
+    monitor: MonitorConfig = MonitorConfig()
 
     _files: list[str] = PrivateAttr(default_factory=list)
     _digest: str = PrivateAttr(default="")
@@ -394,6 +557,9 @@ def _all_ids(items: list[Any]) -> bool:
 _PATH_KEYS: tuple[tuple[str, ...], ...] = (
     ("targets", "project", "root"),
     ("approvals", "ledger"),
+    ("monitor", "history"),
+    ("monitor", "baseline", "path"),
+    ("monitor", "sources", "error_log", "file"),
 )
 
 
@@ -446,11 +612,29 @@ def _secret_fields(config: Config) -> set[str]:
             if looks_secret(name):
                 out.add(value.split(" ", 1)[-1])
                 out.add(value)
+    out |= _monitor_secrets(config.monitor)
     return {s for s in out if s}
+
+
+def _monitor_secrets(monitor: MonitorConfig) -> set[str]:
+    """Notifier credentials; a webhook URL often carries a token in its path."""
+    out: set[str] = set()
+    email = monitor.notify.email
+    if email is not None and email.password:
+        out.add(email.password)
+    for hook in monitor.notify.webhooks:
+        out.add(hook.url)
+        for name, value in hook.headers.items():
+            if looks_secret(name):
+                out.update((value, value.split(" ", 1)[-1]))
+    return out
 
 
 def _cross_check(config: Config) -> list[Problem]:
     problems: list[Problem] = []
+    if config.monitor.notify.alertmanager is not None and config.targets.alertmanager is None:
+        msg = "the Alertmanager notifier posts to targets.alertmanager, which is not configured"
+        problems.append(config.problem(("monitor", "notify", "alertmanager"), msg))
     seen: dict[str, tuple[str, int]] = {}
     for section, index, entry in config.entries():
         loc = ("sections", section, "checks", index, "id")
