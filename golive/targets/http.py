@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
     from golive.config import HttpTarget
@@ -69,6 +71,7 @@ class HttpService:
         self.url = cfg.url
         self.timeout = float(cfg.timeout)
         self._client: httpx.AsyncClient | None = None
+        self._ssl: ssl.SSLContext | None = None  # shared by load-probe transports
 
     def default_headers(self) -> dict[str, str]:
         """Headers sent with every request."""
@@ -89,6 +92,21 @@ class HttpService:
                 trust_env=False,  # never route through a proxy the environment names
             )
         return self._client
+
+    def load_transport(self) -> httpx.AsyncHTTPTransport:
+        """A dedicated one-connection transport with this service's TLS settings.
+
+        For load probes: each concurrent worker gets its own keep-alive connection, as
+        `hey` and `ab` do, because a shared pool spends its time on bookkeeping under load.
+        The caller closes it (`await transport.aclose()`).
+        """
+        import httpx
+
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context(verify=self.cfg.verify_tls, trust_env=False)
+        return httpx.AsyncHTTPTransport(
+            verify=self._ssl, trust_env=False, limits=httpx.Limits(max_connections=1)
+        )
 
     async def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """Send a request to a path of this service."""
