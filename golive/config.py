@@ -376,6 +376,36 @@ class MonitorConfig(Model):
     rollback: RollbackHook = RollbackHook()
 
 
+class Tolerance(Model):
+    """How much worse than the baseline a measured value may get, in percent."""
+
+    warn_pct: float = Field(10.0, ge=0)
+    fail_pct: float = Field(50.0, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Tolerance:
+        if self.fail_pct < self.warn_pct:
+            raise ValueError("fail_pct must not be below warn_pct")
+        return self
+
+
+class BaselineConfig(Tolerance):
+    """`golive baseline save` and `golive run --baseline FILE`: file and tolerances."""
+
+    file: str = "golive-baseline.json"  # where `golive baseline save` writes by default
+    alpha: float = Field(0.01, gt=0, lt=1)  # Mann-Whitney U significance level
+    metrics: dict[str, Tolerance] = {}  # "check.id:measurement" glob -> its own tolerance
+
+    def tolerance(self, check_id: str, measurement: str) -> Tolerance:
+        """The tolerance of one measured value: the first matching glob, else the default."""
+        import fnmatch
+
+        for pattern, tol in self.metrics.items():
+            if fnmatch.fnmatchcase(f"{check_id}:{measurement}", pattern):
+                return tol
+        return self
+
+
 class Config(Model):
     """A validated golive.yaml (after merging overlays and expanding variables)."""
 
@@ -391,6 +421,7 @@ class Config(Model):
     plugin_paths: list[str] = []
     outputs: list[str] = []
     monitor: MonitorConfig = MonitorConfig()
+    baseline: BaselineConfig = BaselineConfig()
 
     _files: list[str] = PrivateAttr(default_factory=list)
     _digest: str = PrivateAttr(default="")
@@ -559,6 +590,7 @@ _PATH_KEYS: tuple[tuple[str, ...], ...] = (
     ("approvals", "ledger"),
     ("monitor", "history"),
     ("monitor", "baseline", "path"),
+    ("baseline", "file"),
     ("monitor", "sources", "error_log", "file"),
 )
 
