@@ -98,8 +98,11 @@ class CheckSpec:
 
     @property
     def description(self) -> str:
-        """What the check proves: the function's docstring."""
-        return (self.func.__doc__ or "").strip()
+        """What the check proves: the function's docstring, its indentation removed (so
+        that YAML examples in it keep their shape in `golive explain` and docs/checks.md)."""
+        import inspect
+
+        return inspect.cleandoc(self.func.__doc__ or "")
 
 
 def check(
