@@ -452,6 +452,11 @@ def init(
         typer.echo(f"wrote {path}; edit its targets, then run `golive validate --probe`")
 
 
+from golive.cli_baseline import app as _baseline_app  # noqa: E402 - needs `app` above
+
+app.add_typer(_baseline_app, name="baseline")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
