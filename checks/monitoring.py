@@ -279,7 +279,8 @@ async def targets(ctx: Context, required_jobs: list[str] = []) -> Outcome:  # no
     rows.sort(key=lambda r: (r["health"] == "up", r["job"], r["instance"]))
     ctx.record("targets", rows)
     up = [r for r in rows if r["health"] == "up"]
-    measurements = {"targets_up": float(len(up)), "targets_down": float(len(rows) - len(up))}
+    down = [r for r in rows if r["health"] == "down"]
+    measurements = {"targets_up": float(len(up)), "targets_down": float(len(down))}
     if not rows:
         return Outcome.failed(
             "Prometheus has no active scrape target: nothing is being monitored",
@@ -287,7 +288,6 @@ async def targets(ctx: Context, required_jobs: list[str] = []) -> Outcome:  # no
         )
     jobs = {r["job"] for r in rows}
     missing_jobs = [j for j in required_jobs if j not in jobs]
-    down = [r for r in rows if r["health"] == "down"]
     unknown = [r for r in rows if r["health"] not in ("up", "down")]
     if required_jobs:
         blocking = [r for r in down if r["job"] in required_jobs]
@@ -404,8 +404,9 @@ async def rules(
     if broken:
         ctx.record("failing", broken)
         first = broken[0]
+        verb = "fails" if len(broken) == 1 else "fail"
         problems.append(
-            f"{_plural(len(broken), 'rule')} fail to evaluate: "
+            f"{_plural(len(broken), 'rule')} {verb} to evaluate: "
             f"{_names(str(b['rule']) for b in broken)}"
             f" ({first['rule']} in group {first['group']}: {first['error']})"
         )
@@ -509,7 +510,7 @@ async def firing_alerts(
         )
     if rows:
         return Outcome.passed(
-            "No critical or warning alert is firing "
+            f"No {' or '.join(sorted(fail_set | warn_set)) or 'blocking'} alert is firing "
             f"({_plural(len(rows), 'lower-severity alert')} firing: {describe(rows)})",
             measurements=measurements,
         )
@@ -610,8 +611,8 @@ async def key_metrics(
             else:
                 parts.append(f"{r['metric']} (missing; closest existing: {r['closest']})")
         return Outcome.failed(
-            f"{len(bad)} of {_plural(len(rows), 'key metric')} have no recent samples: "
-            + _names(parts, 5),
+            f"{len(bad)} of {_plural(len(rows), 'key metric')} "
+            f"{'has' if len(bad) == 1 else 'have'} no recent samples: " + _names(parts, 5),
             measurements=measurements,
         )
     series = sum(r["series"] for r in rows)
@@ -1227,7 +1228,7 @@ async def grafana(
             body = r.json()
         except ValueError:
             body = {}
-        message = str(body.get("message") or r.text.strip()[:200])
+        message = _plain_error(body.get("message") or r.text.strip(), 200)
         results.append(
             {
                 "datasource": d.get("name"),

@@ -680,7 +680,7 @@ def test_a_rule_whose_evaluation_fails_is_named(stack: Stack, tmp_path: Path) ->
     with extra_rules(stack, tmp_path, [group]):
         r = eventually("monitoring.rules", Status.FAIL, targets=targets_of(stack))
         assert r.summary.startswith(
-            "1 rule fail to evaluate: GoliveTestBrokenRule (GoliveTestBrokenRule in group golive-test-broken: "
+            "1 rule fails to evaluate: GoliveTestBrokenRule (GoliveTestBrokenRule in group golive-test-broken: "
         )
         assert "many-to-many matching not allowed" in r.summary
         (bad,) = r.evidence["failing"]
@@ -1029,7 +1029,7 @@ def test_empty_prometheus_results_are_handled(scratch: Callable[..., ScratchProm
     r = run_check("monitoring.key_metrics", targets=t, params={"metrics": ["http_requests_total"]})
     assert (r.status, r.summary) == (
         Status.FAIL,
-        "1 of 1 key metric have no recent samples: http_requests_total (missing; no similar metric exists)",
+        "1 of 1 key metric has no recent samples: http_requests_total (missing; no similar metric exists)",
     )
     r = run_check("monitoring.rules", targets=t)
     assert (r.status, r.summary) == (
@@ -1093,7 +1093,7 @@ def test_renamed_metric_and_raw_path_label_from_real_requests(
         # the renamed metric comes first (nearest in length); Prometheus's own
         # prometheus_http_requests_total may follow once it has served a request
         assert r.summary.startswith(
-            "1 of 2 key metrics have no recent samples: "
+            "1 of 2 key metrics has no recent samples: "
             "http_requests_total (missing; closest existing: ord_http_requests_total"
         )
 
