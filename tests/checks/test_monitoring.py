@@ -763,7 +763,7 @@ def test_a_firing_warning_alert_warns(stack: Stack, tmp_path: Path) -> None:
         )
         assert r.status is Status.PASS
         assert r.summary.startswith(
-            "No critical or warning alert is firing (1 lower-severity alert firing"
+            "No critical alert is firing (1 lower-severity alert firing: GoliveTestAlwaysWarning"
         )
 
 
