@@ -985,12 +985,12 @@ def test_alertmanager_without_a_receiver_integration_fails(tmp_path: Path) -> No
     try:
 
         def ready() -> bool:
+            if proc.poll() is not None:
+                pytest.fail(f"alertmanager exited: {(tmp_path / 'am.log').read_text()[-400:]}")
             try:
                 return httpx.get(f"{url}/-/ready", timeout=1, trust_env=False).status_code == 200
             except httpx.HTTPError:
-                return proc.poll() is not None and pytest.fail(
-                    (tmp_path / "am.log").read_text()[-400:]
-                )
+                return False
 
         wait_for(ready, 30, "the test-only Alertmanager")
         r = run_check("monitoring.alertmanager_health", targets={"alertmanager": {"url": url}})
