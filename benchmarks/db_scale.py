@@ -198,7 +198,7 @@ def main() -> int:
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
         if started_here:
-            stop(stack)
+            stop(stack, purge=True)  # the state dir was prepared by this run
 
     own = {r.id: r.duration for r in alone}
     print(f"\n{'check':28s} {'alone':>8s} {'in run':>8s}  status  summary")

@@ -86,6 +86,7 @@ async def database_growth(
     from psycopg import sql
 
     rows: list[dict[str, Any]] = []
+    ctx.record("tables", rows)  # filled table by table (kept on timeout)
     problems: list[str] = []
     async with ctx.db.session() as conn:
         size = int((await one(conn, "SELECT pg_database_size(current_database()) AS b"))["b"])

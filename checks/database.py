@@ -242,6 +242,7 @@ async def settings(
 _COUNTS_SQL = """
 SELECT current_setting('max_connections')::int AS max_connections,
        current_setting('superuser_reserved_connections')::int AS reserved,
+       current_setting('server_version_num')::int AS version_num,
        count(*) FILTER (WHERE backend_type = 'client backend'
            OR (backend_type IS NULL AND datid IS NOT NULL AND usesysid IS NOT NULL)) AS used,
        count(*) FILTER (WHERE backend_type IS NULL AND datid IS NOT NULL
@@ -270,13 +271,15 @@ ORDER BY state_change LIMIT 20
 _LOCKS_SQL = """
 SELECT l.pid, a.usename AS "user", a.application_name AS application, l.locktype, l.mode,
        CASE WHEN l.relation IS NULL THEN NULL ELSE l.relation::regclass::text END AS relation,
-       round(extract(epoch FROM now() - l.waitstart)::numeric, 1)::float AS waiting_seconds,
+       round(extract(epoch FROM now() - {since})::numeric, 1)::float AS waiting_seconds,
        pg_blocking_pids(l.pid) AS blocked_by
 FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE NOT l.granted AND l.waitstart IS NOT NULL
-  AND now() - l.waitstart > make_interval(secs => %s)
-ORDER BY l.waitstart LIMIT 20
+WHERE NOT l.granted AND {since} IS NOT NULL AND now() - {since} > make_interval(secs => %s)
+ORDER BY {since} LIMIT 20
 """
+# pg_locks.waitstart is new in PostgreSQL 14; before, the waiting statement's start time
+# is the closest available (it may have run a while before it started to wait)
+_WAIT_SINCE = {True: "l.waitstart", False: "a.query_start"}
 
 
 @check(
@@ -303,7 +306,8 @@ async def connections(
         counts = await one(conn, _COUNTS_SQL)
         by_state = await many(conn, _BY_STATE_SQL)
         idle = await many(conn, _IDLE_TX_SQL, (idle_in_transaction_limit,))
-        waits = await many(conn, _LOCKS_SQL, (lock_wait_limit,))
+        since = _WAIT_SINCE[int(counts["version_num"]) >= 140000]
+        waits = await many(conn, _LOCKS_SQL.format(since=since), (lock_wait_limit,))
     used, maxc = int(counts["used"]), int(counts["max_connections"])
     pct = 100.0 * used / maxc if maxc else 100.0
     evidence: dict[str, Any] = {

@@ -118,6 +118,7 @@ async def orphans(
     except ValueError as exc:
         return Outcome.error(str(exc))
     table_rows: list[dict[str, Any]] = []
+    ctx.record("relations", table_rows)  # filled as relations are counted (kept on timeout)
     problems: list[str] = []
     total = 0
     async with ctx.db.session() as conn:
