@@ -1,0 +1,150 @@
+"""Hostile golive.yaml documents: golive answers 0 or 2 with a message, never a traceback.
+
+Hypothesis generates thousands of documents (wrong types, unicode, huge numbers, deep
+nesting, alias bombs, python tags, binary junk, empty files) and `golive validate` reads
+each one in-process; a sample also goes through the real `golive` executable.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from golive.cli import app
+
+runner = CliRunner()
+WORKDIR = Path(tempfile.mkdtemp(prefix="golive-hostile-"))
+STATS = {"documents": 0, "exit0": 0, "exit2": 0, "max_seconds": 0.0, "max_peak_bytes": 0}
+
+KEYS = [
+    "version", "project", "environment", "targets", "defaults", "sections", "gates",
+    "plugin_paths", "outputs", "require_signoff", "approvals", "api", "database", "url",
+    "dsn", "timeout", "deadline", "concurrency", "fail_on", "checks", "id", "uses", "params",
+    "severity", "enabled", "tags", "waiver", "expires", "title", "security", "database.x",
+]
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+    st.sampled_from(["${HOME}", "${NOPE}", "${X:?boom}", "$$", "${", "high", "1h", "-5s", "∞", "\u202e"]),
+)
+values: st.SearchStrategy[Any] = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=5),
+        st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=10)), children, max_size=6),
+    ),
+    max_leaves=40,
+)
+documents = st.dictionaries(st.sampled_from(KEYS), values, max_size=8)
+
+
+def nasty_texts() -> st.SearchStrategy[bytes]:
+    alias_bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(9)
+    )
+    fixed = [
+        b"",
+        b"\x00\x01\x02\xff\xfe",
+        b"version: 1\nproject: !!python/object/apply:os.system ['echo pwned']\n",
+        b"!!python/name:os.system\n",
+        alias_bomb.encode(),
+        b"a: &a [*a]\n",
+        b"[" * 5000 + b"]" * 5000,
+        b"{" * 200 + b"}" * 200,
+        b"version: 1\nsections:\n  security:\n    checks: [{id: security.nope}]\n",
+        b"version: 1\ndefaults: {timeout: 1e400, concurrency: 99999999999999999999}\n",
+        b"version: 1\n" + b"x" * 200_000 + b": 1\n",
+        b"\xef\xbb\xbfversion: 1\n",
+        b"---\nversion: 1\n---\nversion: 2\n",
+        b"version: 1\n\tbad: tab\n",
+    ]
+    generated = documents.map(lambda d: yaml.safe_dump(d, allow_unicode=True).encode("utf-8"))
+    junk = st.binary(max_size=300)
+    return st.one_of(st.sampled_from(fixed), generated, junk, generated.map(lambda b: b[: len(b) // 2]))
+
+
+def check_document(data: bytes) -> None:
+    fd, name = tempfile.mkstemp(suffix=".yaml", dir=WORKDIR)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        result = runner.invoke(app, ["validate", "-c", name], catch_exceptions=False)
+    finally:
+        elapsed = time.perf_counter() - t0
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        os.unlink(name)
+    STATS["documents"] += 1
+    STATS["max_seconds"] = max(STATS["max_seconds"], elapsed)
+    STATS["max_peak_bytes"] = max(STATS["max_peak_bytes"], peak)
+    assert result.exit_code in (0, 2), (result.exit_code, result.output)
+    STATS[f"exit{result.exit_code}"] += 1
+    assert "Traceback" not in result.output
+    if result.exit_code == 2:
+        assert result.stderr.strip(), "exit 2 without a message"
+        assert "configuration problem" in result.stderr or result.stderr.startswith("golive: ")
+    assert elapsed < 10, f"took {elapsed:.1f}s"
+    assert peak < 200 * 1024 * 1024, f"peak memory {peak / 1e6:.0f} MB"
+
+
+@settings(
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    database=None,
+)
+@given(nasty_texts())
+def test_hostile_documents_never_crash(data: bytes) -> None:
+    check_document(data)
+
+
+def test_record_figures() -> None:
+    """Runs after the property test in this module; prints what was tried."""
+    if STATS["documents"] == 0:
+        pytest.skip("property test did not run")
+    print(
+        f"\nhostile configs: {STATS['documents']} documents, exit 0: {STATS['exit0']}, "
+        f"exit 2: {STATS['exit2']}, slowest {STATS['max_seconds'] * 1000:.0f} ms, "
+        f"peak {STATS['max_peak_bytes'] / 1e6:.1f} MB"
+    )
+    assert STATS["documents"] >= 2000
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x00\xff junk",
+        b"a: &a [*a]\n",
+        b"version: 1\nproject: !!python/object/apply:os.system ['echo pwned']\n",
+        b"[" * 5000 + b"]" * 5000,
+        b"",
+    ],
+)
+def test_real_executable_on_hostile_files(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "golive.yaml"
+    path.write_bytes(data)
+    proc = subprocess.run(
+        [sys.executable, "-m", "golive", "run", "-c", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(str(path))
+    assert "pwned" not in proc.stdout
