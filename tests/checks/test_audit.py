@@ -113,6 +113,21 @@ def test_write_path_writes_reads_back_and_deletes(stack: Stack) -> None:
     assert r.summary.startswith("orchestrator wrote audit row ")
     assert r.evidence["read_back"] is True
     assert r.evidence["deleted"] == 1
+    assert r.evidence["superuser"] is False
+    assert _marked(stack, r.evidence["marker"]) == 0
+
+
+def test_write_path_warns_when_the_app_role_is_a_superuser(stack: Stack) -> None:
+    from demo import faults
+
+    with faults.superuser_app_role(stack):
+        r = run(stack, "audit.write_path", allow_writes=True)
+    assert r.status is Status.WARN
+    assert r.evidence["superuser"] is True
+    assert r.summary.endswith(
+        "but orchestrator is a superuser, which bypasses privileges: this proves nothing "
+        "about what a non-superuser application role may do"
+    )
     assert _marked(stack, r.evidence["marker"]) == 0
 
 
