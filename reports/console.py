@@ -75,7 +75,8 @@ def banner(run: Run) -> Panel:
         body.append(f"• {reason}\n")
     by_id = {r.id: r for r in run.results}
     if d.blocking:
-        body.append("Blocking:\n", style="bold")
+        label = "Needs attention" if d.verdict is Verdict.CONDITIONAL else "Blocking"
+        body.append(f"{label}:\n", style="bold")
         for cid in d.blocking:
             r = by_id.get(cid)
             if r is None:
