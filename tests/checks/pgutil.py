@@ -74,12 +74,6 @@ def run(
     return run_check(check_id, targets=targets(stack, dsn, **(db or {})), **kw)
 
 
-def flush_stats(dsn: str) -> None:
-    """Make this backend's table statistics visible (PostgreSQL 15 flushes them lazily)."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SELECT pg_stat_force_next_flush()")
-
-
 def other_sessions(admin_dsn: str, dbname: str) -> int:
     """Client sessions connected to `dbname` (autovacuum workers do not count)."""
     rows = q(
