@@ -85,14 +85,17 @@ async def run(
         start_new_session=True,
     )
     timed_out = False
+    readers: list[asyncio.Future[bytes]] = []
     try:
         if stdin is not None and proc.stdin is not None:
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 proc.stdin.write(stdin)
                 await proc.stdin.drain()
             proc.stdin.close()
-        out_task = asyncio.ensure_future(_read(proc.stdout))
-        err_task = asyncio.ensure_future(_read(proc.stderr))
+        readers = [
+            asyncio.ensure_future(_read(proc.stdout)),
+            asyncio.ensure_future(_read(proc.stderr)),
+        ]
         try:
             await asyncio.wait_for(proc.wait(), max(0.01, timeout))
         except (asyncio.TimeoutError, TimeoutError):
@@ -101,14 +104,17 @@ async def run(
             with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
                 await asyncio.wait_for(proc.wait(), 5)
         # a grandchild that left the group may hold the pipes open: do not wait for ever
-        done, pending = await asyncio.wait({out_task, err_task}, timeout=5)
-        for task in pending:
-            task.cancel()
-        out = out_task.result() if out_task in done else b""
-        err = err_task.result() if err_task in done else b""
+        await asyncio.wait(readers, timeout=5)
+        out, err = (r.result() if r.done() and not r.cancelled() else b"" for r in readers)
     finally:
-        # cancelled by the check's own timeout, or the kill above: leave nothing running
-        _kill_group(proc)
+        # also when cancelled (the check's own timeout, Ctrl-C): leave nothing running, and
+        # reap the process so that its transport is closed before the event loop is
+        if proc.returncode is None:
+            _kill_group(proc)
+            with contextlib.suppress(asyncio.TimeoutError, TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(proc.wait(), 5)
+        for r in readers:
+            r.cancel()
     return Completed(
         argv=tuple(argv),
         returncode=None if timed_out else proc.returncode,
