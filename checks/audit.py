@@ -15,15 +15,19 @@ from golive.api import Context, Outcome, Severity, check
 
 from ._pg import ident, many, one, quoted
 
-_ACTIONS_SQL = """
-SELECT {action}::text AS action, count(*) AS rows, max({at}) AS newest FROM {t}
-WHERE {at} > now() - %(hours)s * interval '1 hour'
+# golive's own probe rows (audit.write_path, possibly running at the same time) do not count
+_REAL = "NOT ({action}::text = ANY(%(ignore)s))"
+_ACTIONS_SQL = f"""
+SELECT {{action}}::text AS action, count(*) AS rows, max({{at}}) AS newest FROM {{t}}
+WHERE {{at}} > now() - %(hours)s * interval '1 hour' AND {_REAL}
 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50
 """
-_WINDOW_SQL = "SELECT count(*) AS n FROM {t} WHERE {at} > now() - %(hours)s * interval '1 hour'"
-_SPAN_SQL = """
-SELECT (SELECT min({at}) FROM {t}) AS oldest, (SELECT max({at}) FROM {t}) AS newest,
-       now() AS now,
+_WINDOW_SQL = f"""
+SELECT count(*) AS n FROM {{t}} WHERE {{at}} > now() - %(hours)s * interval '1 hour' AND {_REAL}
+"""
+_SPAN_SQL = f"""
+SELECT (SELECT min({{at}}) FROM {{t}} WHERE {_REAL}) AS oldest,
+       (SELECT max({{at}}) FROM {{t}} WHERE {_REAL}) AS newest, now() AS now,
        (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(%(t)s))
          AS estimated_rows
 """
@@ -46,12 +50,14 @@ async def activity(
     min_rows: int = 1,
     expected_actions: list[str] = [],  # noqa: B006 - read-only default, validated by pydantic
     retention_days: float | None = None,
+    ignore_actions: list[str] = ["golive.write_path"],  # noqa: B006
 ) -> Outcome:
     """At least `min_rows` audit rows were written in the last `window_hours` (FAIL
     otherwise); the window's actions are counted, and the oldest and newest rows and the
     retention they imply (age of the oldest row) are reported. WARN when an action of
     `expected_actions` is missing from the window, or when rows are older than
-    `retention_days` (the purge does not run)."""
+    `retention_days` (the purge does not run). Rows of `ignore_actions` (golive's own
+    write probe) are not counted."""
     import psycopg
     from psycopg import sql
 
@@ -62,10 +68,10 @@ async def activity(
     }
     try:
         async with ctx.db.session() as conn:
-            hours = {"hours": window_hours}
-            actions = await many(conn, sql.SQL(_ACTIONS_SQL).format(**names), hours)
-            in_window = int((await one(conn, sql.SQL(_WINDOW_SQL).format(**names), hours))["n"])
-            span = await one(conn, sql.SQL(_SPAN_SQL).format(**names), {"t": quoted(table)})
+            args = {"hours": window_hours, "ignore": ignore_actions, "t": quoted(table)}
+            actions = await many(conn, sql.SQL(_ACTIONS_SQL).format(**names), args)
+            in_window = int((await one(conn, sql.SQL(_WINDOW_SQL).format(**names), args))["n"])
+            span = await one(conn, sql.SQL(_SPAN_SQL).format(**names), args)
     except psycopg.errors.UndefinedTable:
         return Outcome.failed(f"table {table} does not exist", evidence={"table": table})
     except psycopg.errors.UndefinedColumn as exc:
@@ -87,7 +93,7 @@ async def activity(
         last = (
             f"; newest row at {newest.isoformat(timespec='seconds')}"
             if newest
-            else "; the table is empty"
+            else "; the table holds no audit rows"
         )
         return Outcome.failed(
             f"{in_window} audit row(s) in the last {window_hours:g} h (need {min_rows}){last}",

@@ -62,7 +62,9 @@ def test_activity_fails_on_an_audit_log_that_receives_nothing(stack: Stack) -> N
     with scratch_database(stack, "golive_audit") as db:
         r = run(stack, "audit.activity", dsn=db.dsn)
         assert r.status is Status.FAIL
-        assert r.summary == "0 audit row(s) in the last 24 h (need 1); the table is empty"
+        assert (
+            r.summary == "0 audit row(s) in the last 24 h (need 1); the table holds no audit rows"
+        )
         q(
             db.dsn,
             "INSERT INTO audit_log (action, at) VALUES ('task.created',"
@@ -72,6 +74,23 @@ def test_activity_fails_on_an_audit_log_that_receives_nothing(stack: Stack) -> N
     assert r.status is Status.FAIL
     assert r.summary.startswith("0 audit row(s) in the last 24 h (need 1); newest row at ")
     assert r.evidence["retention_days"] > 3
+
+
+def test_activity_does_not_count_golives_own_probe_rows(stack: Stack) -> None:
+    with scratch_database(stack, "golive_audit") as db:
+        q(
+            db.dsn,
+            "INSERT INTO audit_log (action, details) VALUES ('golive.write_path',"
+            ' \'{"golive_marker": "golive-test"}\')',
+        )
+        r = run(stack, "audit.activity", dsn=db.dsn)
+        assert r.status is Status.FAIL
+        assert (
+            r.summary == "0 audit row(s) in the last 24 h (need 1); the table holds no audit rows"
+        )
+        r = run(stack, "audit.activity", dsn=db.dsn, params={"ignore_actions": []})
+    assert r.status is Status.PASS
+    assert r.evidence["actions"][0]["action"] == "golive.write_path"
 
 
 def test_activity_warns_on_missing_actions_and_rows_past_retention(stack: Stack) -> None:
