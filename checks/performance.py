@@ -10,10 +10,13 @@ latency probe its raw samples), which `golive baseline save` stores and
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 import weakref
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -39,14 +42,29 @@ _LOAD_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] 
 )
 
 
-def _load_lock() -> asyncio.Lock:
-    """One lock per event loop (= per run): the checks that load the API take turns, so
-    that the latency probe does not measure the task probe's burst and vice versa."""
+@asynccontextmanager
+async def _taking_turns(ctx: Context, patience: float) -> AsyncIterator[None]:
+    """The checks that load the API take turns (one lock per event loop, i.e. per run), so
+    that the latency probe does not measure the task probe's burst and vice versa. After
+    `patience` seconds of waiting a check measures anyway, and its evidence says so."""
     loop = asyncio.get_running_loop()
     lock = _LOAD_LOCKS.get(loop)
     if lock is None:
         lock = _LOAD_LOCKS[loop] = asyncio.Lock()
-    return lock
+    t0 = time.monotonic()
+    try:
+        await asyncio.wait_for(lock.acquire(), patience)
+    except (asyncio.TimeoutError, TimeoutError):
+        ctx.record("overlap", f"measured while another load check ran (waited {patience:g}s)")
+        yield
+        return
+    waited = time.monotonic() - t0
+    if waited > 1:
+        ctx.record("waited_for_other_load_s", round(waited, 1))
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,10 +120,7 @@ async def api_latency(
     began = time.monotonic()  # the runner's timeout counts from about here
     total = requests * len(endpoints)
     results = []
-    async with _load_lock():
-        waited = time.monotonic() - began
-        if waited > 1:
-            ctx.record("waited_for_other_load_s", round(waited, 1))
+    async with _taking_turns(ctx, min(10.0, ctx.timeout * 0.3)):
         for index, path in enumerate(endpoints):
 
             def progress(done: int, planned: int, offset: int = index * requests) -> None:
@@ -238,25 +253,69 @@ def _retry_after(value: str | None) -> float:
 class _TaskApi:
     """Create / delete / cancel tasks through the API.
 
-    A 307/308 to the same origin is followed with the body (`/tasks` -> `/tasks/`); a 429
-    is retried after its Retry-After while that fits before `not_after` (monotonic time).
+    Every request borrows a dedicated keep-alive connection (`ApiTarget.load_transport`):
+    the shared client's pool costs more client time per request than the demo API needs to
+    create a task. A 307/308 to the same origin is followed with the body (`/tasks` ->
+    `/tasks/`); a 429 is retried after its Retry-After while that fits before `not_after`.
     """
 
     def __init__(self, ctx: Context, tasks_path: str, headers: dict[str, str]) -> None:
         self.ctx = ctx
         self.tasks_path = tasks_path
-        self.headers = headers
+        self.headers = {
+            **ctx.api.default_headers(),
+            **headers,
+            "accept": "application/json",
+            "user-agent": "golive-task-probe",
+        }
         self.not_after = math.inf
         self.redirects: Counter[str] = Counter()
         self.throttled = 0
         base = urlsplit(ctx.api.url)
         self.origin = (base.scheme, base.netloc)
+        self._idle: list[Any] = []
+        self._all: list[Any] = []
+
+    async def _request(self, method: str, path: str, content: bytes | None) -> Any:
+        import httpx
+
+        headers = dict(self.headers)
+        if content is not None:
+            headers["content-type"] = "application/json"
+        request = httpx.Request(
+            method,
+            self.ctx.api.url + path,
+            headers=headers,
+            content=content,
+            extensions={"timeout": httpx.Timeout(self.ctx.api.timeout).as_dict()},
+        )
+        if self._idle:
+            transport = self._idle.pop()
+        else:
+            transport = self.ctx.api.load_transport()
+            self._all.append(transport)
+        try:
+            resp = await transport.handle_async_request(request)
+            try:
+                await resp.aread()
+            finally:
+                await resp.aclose()
+        finally:
+            self._idle.append(transport)
+        return resp
+
+    async def close(self) -> None:
+        """Close the connections."""
+        await asyncio.gather(*(t.aclose() for t in self._all), return_exceptions=True)
+        self._all.clear()
+        self._idle.clear()
 
     async def send(self, method: str, path: str, body: Any = None) -> Any:
         """One request, following same-origin redirects and waiting out rate limits."""
         hops = 0
+        content = json.dumps(body).encode() if body is not None else None
         while True:
-            resp = await self.ctx.api.request(method, path, json=body, headers=self.headers)
+            resp = await self._request(method, path, content)
             location = resp.headers.get("location")
             if resp.status_code in (307, 308) and location and hops < 3:
                 target = urlsplit(urljoin(self.ctx.api.url + path, location))
@@ -411,7 +470,7 @@ async def task_throughput(
     since = datetime.now(timezone.utc) - timedelta(minutes=5)
     probe: _Probe | None = None
     try:
-        async with _load_lock():
+        async with _taking_turns(ctx, min(30.0, ctx.timeout * 0.3)):
             db_now: datetime = await ctx.db.fetchval("SELECT now()")
             skew = db_now - datetime.now(timezone.utc)  # the database's clock minus ours
             since = db_now - timedelta(minutes=1)
@@ -423,7 +482,13 @@ async def task_throughput(
                 ctx, probe, prefix, since, skew, grace, poll_interval, end - reserve, ids
             )
     finally:
-        cleanup, leftovers = await _clean_up(ctx, api, ids, prefix, since, end)
+        throttled = api.throttled
+        try:
+            cleanup, leftovers = await _clean_up(ctx, api, ids, prefix, since, end)
+        finally:
+            await api.close()
+        if api.throttled > throttled:
+            cleanup["rate_limited_retries"] = api.throttled - throttled
         ctx.record("cleanup", cleanup)
         if probe is not None:
             probe.cleanup, probe.leftovers = cleanup, leftovers

@@ -454,3 +454,37 @@ def test_resources_error_when_no_container_matches(stack_containers: Stack) -> N
     )
     assert r.status is Status.ERROR
     assert r.summary == "no running container found for compose project 'nope'"
+
+
+def test_load_checks_take_turns(clean_api: Stack) -> None:
+    """In one run, the task probe waits until the latency probe has finished."""
+    from golive.engine import Options
+    from golive.testing import load_dict, run_config
+
+    cfg = load_dict(
+        {
+            "targets": _targets(clean_api),
+            "defaults": {"concurrency": 4},
+            "sections": {
+                "performance": {
+                    "checks": [
+                        {
+                            "id": "performance.api_latency",
+                            "params": {"requests": 1500, "p95_ms": 5000, "p99_ms": 5000},
+                            "timeout": "60s",
+                        },
+                        {
+                            "id": "performance.task_throughput",
+                            "params": {"tasks": 5},
+                            "timeout": "60s",
+                        },
+                    ]
+                }
+            },
+        }
+    )
+    latency, tasks = run_config(cfg, options=Options(allow_writes=True)).results
+    assert latency.status is Status.PASS, latency.summary
+    assert tasks.status is Status.PASS, tasks.summary
+    assert "overlap" not in latency.evidence and "overlap" not in tasks.evidence
+    assert tasks.evidence["waited_for_other_load_s"] >= 1
