@@ -1,0 +1,447 @@
+"""Approval sign-offs: an append-only, hash-chained ledger of who signed which gate of which run.
+
+The ledger is a JSON-lines file (``approvals.ledger`` in golive.yaml, default
+``golive-approvals.jsonl`` beside it). Each line is one sign-off::
+
+    {"v": 1, "seq": 3, "gate": "security", "by": "Alice", "at": "2026-05-04T10:00:00+00:00",
+     "note": "...", "run_id": "...", "run_digest": "sha256:...", "config_digest": "sha256:...",
+     "gate_status": "PASS", "prev": "sha256:<hash of entry 2>", "hash": "sha256:<this entry>"}
+
+- A sign-off is **bound to one run**: ``run_digest`` is the sha256 of the saved run (its
+  results, targets, settings and metadata; not its gates and decision, which sign-offs
+  change). It approves exactly the evidence the approver read; a new run needs new sign-offs.
+- Entries are **hash-chained**: ``hash`` covers every other field, ``prev`` is the previous
+  entry's hash (the first one points at ``GENESIS``), ``seq`` counts from 1. Editing any
+  entry, removing or reordering entries breaks the chain at that line.
+- A **head file** (``<ledger>.head``) records the last entry's ``seq`` and ``hash`` at each
+  append, so that removing the last entries is detected too.
+
+The chain carries no secret: it makes accidental and casual edits evident, but someone who
+can write the file can recompute every hash. Keep the ledger in version control or record the
+head (``golive approvals verify`` prints it, ``--expect-head`` checks it) somewhere the editor
+cannot reach, when the threat is a determined insider.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from golive.errors import GoliveError
+from golive.models import Run, Severity, SignOff, Status
+
+if TYPE_CHECKING:
+    from golive.config import Config
+
+LEDGER_VERSION = 1
+GENESIS = "sha256:" + "0" * 64
+HEAD_SUFFIX = ".head"
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "v": int,
+    "seq": int,
+    "gate": str,
+    "by": str,
+    "at": str,
+    "note": str,
+    "run_id": str,
+    "run_digest": str,
+    "config_digest": str,
+    "gate_status": str,
+    "prev": str,
+    "hash": str,
+}
+
+
+class LedgerError(GoliveError):
+    """The approval ledger cannot be read, fails verification, or refuses a sign-off."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One verified sign-off in the ledger."""
+
+    seq: int
+    gate: str
+    by: str
+    at: str
+    note: str
+    run_id: str
+    run_digest: str
+    config_digest: str
+    gate_status: str
+    prev: str
+    hash: str
+
+    def signoff(self) -> SignOff:
+        """The sign-off as the run model carries it."""
+        return SignOff(
+            gate=self.gate, by=self.by, at=self.at, note=self.note, run_digest=self.run_digest
+        )
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What `verify` found: the entries read (up to the first broken link) and the problems."""
+
+    path: str
+    entries: Sequence[Entry] = ()
+    problems: Sequence[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the whole ledger and its head are intact."""
+        return not self.problems
+
+    @property
+    def head(self) -> str:
+        """The hash of the last entry (GENESIS for an empty ledger)."""
+        return self.entries[-1].hash if self.entries else GENESIS
+
+
+# ---------------------------------------------------------------------------------------------
+# digests
+
+
+def _normal(value: Any) -> Any:
+    """JSON data with integral floats as ints, so a run and its saved copy digest the same."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): _normal(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normal(v) for v in value]
+    return value
+
+
+def canonical(data: Any) -> bytes:
+    """Canonical JSON bytes (sorted keys, no spaces, UTF-8) of JSON-like data."""
+    return json.dumps(
+        _normal(data),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=str,
+    ).encode("utf-8")
+
+
+def run_digest(run: Run) -> str:
+    """The digest a sign-off is bound to: everything in the run except gates and decision."""
+    from golive.reports.json import to_dict
+
+    data = to_dict(run)
+    data.pop("gates", None)
+    data.pop("decision", None)
+    return "sha256:" + hashlib.sha256(canonical(data)).hexdigest()
+
+
+def entry_hash(record: Mapping[str, Any]) -> str:
+    """The hash of a ledger record: sha256 of its canonical JSON without the `hash` field."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return "sha256:" + hashlib.sha256(canonical(body)).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# reading and verifying
+
+
+def head_path(ledger: str | os.PathLike[str]) -> Path:
+    """Where the head of a ledger is recorded."""
+    return Path(str(ledger) + HEAD_SUFFIX)
+
+
+def verify(ledger: str | os.PathLike[str], expect_head: str | None = None) -> Verification:
+    """Check every line, the hash chain and the head file; never raises for tampering."""
+    path = Path(ledger)
+    problems: list[str] = []
+    entries: list[Entry] = []
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raw = b""
+        if head_path(path).exists():
+            problems.append(f"{path} is missing but its head file exists: the ledger was deleted")
+    except OSError as exc:
+        raise LedgerError(
+            f"{path}: cannot read the approval ledger: {exc.strerror or exc}"
+        ) from None
+    prev = GENESIS
+    broken = False
+    lines = raw.decode("utf-8", errors="replace").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for lineno, line in enumerate(lines, start=1):
+        where = f"{path}:{lineno}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(
+                f"{where}: not a JSON object ({exc.msg}); the line was edited or corrupted"
+            )
+            broken = True
+            break
+        shape = _shape_problem(record)
+        if shape:
+            problems.append(f"{where}: {shape}; the line was edited or corrupted")
+            broken = True
+            break
+        expected_seq = len(entries) + 1
+        who = f"entry {record['seq']} (gate {record['gate']!r} by {record['by']!r})"
+        if record["hash"] != entry_hash(record):
+            problems.append(f"{where}: {who} was edited: its content no longer matches its hash")
+            broken = True
+            break
+        if record["seq"] != expected_seq or record["prev"] != prev:
+            if record["seq"] > expected_seq:
+                gone = list(range(expected_seq, record["seq"]))
+                what = (
+                    f"entry {gone[0]} is"
+                    if len(gone) == 1
+                    else f"entries {gone[0]}..{gone[-1]} are"
+                )
+                problems.append(f"{where}: {what} missing before {who}: entries were removed")
+            else:
+                problems.append(
+                    f"{where}: {who} does not follow entry {expected_seq - 1}: "
+                    f"entries were removed, reordered or replaced"
+                )
+            broken = True
+            break
+        entries.append(_entry(record))
+        prev = record["hash"]
+    if not broken:
+        problems.extend(_head_problems(path, entries))
+    if expect_head is not None and (not entries or entries[-1].hash != expect_head):
+        last = entries[-1].hash if entries else GENESIS
+        problems.append(
+            f"{path}: the ledger ends at {last}, not at the expected head {expect_head}"
+        )
+    return Verification(str(path), entries, problems)
+
+
+def _shape_problem(record: Any) -> str:
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    missing = [k for k in _FIELDS if k not in record]
+    if missing:
+        return f"missing field(s) {', '.join(missing)}"
+    for k, kind in _FIELDS.items():
+        if not isinstance(record[k], kind) or isinstance(record[k], bool):
+            return f"field {k!r} has the wrong type"
+    if record["v"] != LEDGER_VERSION:
+        return (
+            f"ledger version {record['v']} is not supported (this golive writes {LEDGER_VERSION})"
+        )
+    extra = sorted(set(record) - set(_FIELDS))
+    if extra:
+        return f"unknown field(s) {', '.join(extra)}"
+    return ""
+
+
+def _entry(record: Mapping[str, Any]) -> Entry:
+    return Entry(**{k: record[k] for k in _FIELDS if k != "v"})
+
+
+def _head_problems(path: Path, entries: list[Entry]) -> list[str]:
+    hp = head_path(path)
+    try:
+        head = json.loads(hp.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if entries:
+            return [f"{hp} is missing: the removal of the last entries could not be ruled out"]
+        return []
+    except (OSError, ValueError) as exc:
+        return [f"{hp}: unreadable head file ({exc})"]
+    if (
+        not isinstance(head, dict)
+        or not isinstance(head.get("seq"), int)
+        or not isinstance(head.get("hash"), str)
+    ):
+        return [f"{hp}: not a golive ledger head"]
+    last_seq = entries[-1].seq if entries else 0
+    last_hash = entries[-1].hash if entries else GENESIS
+    if head["seq"] > last_seq:
+        gone = head["seq"] - last_seq
+        return [
+            f"{path}: the ledger ends at entry {last_seq} "
+            f"but its head records entry {head['seq']}: "
+            f"{gone} entr{'y was' if gone == 1 else 'ies were'} removed from the end"
+        ]
+    if head["seq"] < last_seq:
+        extra = (
+            f"entry {last_seq} was"
+            if last_seq == head["seq"] + 1
+            else f"entries {head['seq'] + 1}..{last_seq} were"
+        )
+        return [f"{path}: {extra} appended without golive (the head records entry {head['seq']})"]
+    if head["hash"] != last_hash:
+        return [f"{path}: entry {last_seq} differs from the one the head recorded: it was replaced"]
+    return []
+
+
+def verified_entries(ledger: str | os.PathLike[str]) -> list[Entry]:
+    """Every entry of an intact ledger; a broken ledger raises LedgerError."""
+    result = verify(ledger)
+    if not result.ok:
+        raise LedgerError(
+            f"approval ledger {result.path} failed verification: {result.problems[0]} "
+            "(run `golive approvals verify` for details)"
+        )
+    return list(result.entries)
+
+
+# ---------------------------------------------------------------------------------------------
+# appending
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock beside the ledger, so that concurrent approvers append in turn."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: appends are not serialised
+        yield
+        return
+    lock = path.with_name(path.name + ".lock")
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def append(
+    ledger: str | os.PathLike[str],
+    run: Run,
+    gate: str,
+    by: str,
+    note: str = "",
+    *,
+    now: datetime | None = None,
+) -> Entry:
+    """Record a sign-off of `gate` for `run`; refuses unknown gates and broken ledgers."""
+    by = " ".join(by.split())
+    if not by:
+        raise LedgerError("--by must name the person who signs")
+    gates = {g.id: g for g in run.gates}
+    if gate not in gates:
+        known = ", ".join(gates) or "none"
+        raise LedgerError(f"run {run.run_id} has no gate {gate!r}; its gates: {known}")
+    path = Path(ledger)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path):
+        entries = verified_entries(path)
+        at = (
+            (now or datetime.now(timezone.utc))
+            .astimezone(timezone.utc)
+            .isoformat(timespec="seconds")
+        )
+        record: dict[str, Any] = {
+            "v": LEDGER_VERSION,
+            "seq": len(entries) + 1,
+            "gate": gate,
+            "by": by,
+            "at": at,
+            "note": note.strip(),
+            "run_id": run.run_id,
+            "run_digest": run_digest(run),
+            "config_digest": run.config_digest,
+            "gate_status": gates[gate].status.value,
+            "prev": entries[-1].hash if entries else GENESIS,
+        }
+        record["hash"] = entry_hash(record)
+        line = json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n"
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _write_head(path, record["seq"], record["hash"])
+    return _entry(record)
+
+
+def _write_head(path: Path, seq: int, digest: str) -> None:
+    from golive.output import write_atomic
+
+    write_atomic(str(head_path(path)), json.dumps({"seq": seq, "hash": digest}) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# applying sign-offs to runs
+
+
+def ledger_path(config: Config) -> str:
+    """The configured ledger (relative paths are already resolved against golive.yaml)."""
+    return config.approvals.ledger
+
+
+def signoffs_for(config: Config, run: Run | None = None) -> list[SignOff]:
+    """The sign-offs recorded in the configured ledger for `run`.
+
+    A run that is still being taken (`run` is None) has none: every entry approves the
+    evidence of one finished run, identified by its digest. A broken ledger raises.
+    """
+    if run is None:
+        return []
+    return signoffs_in(ledger_path(config), run)
+
+
+def signoffs_in(ledger: str | os.PathLike[str], run: Run) -> list[SignOff]:
+    """The sign-offs a verified ledger holds for `run` (matched by the run's digest)."""
+    digest = run_digest(run)
+    return [e.signoff() for e in verified_entries(ledger) if e.run_digest == digest]
+
+
+def apply_signoffs(run: Run, signoffs: Sequence[SignOff]) -> Run:
+    """The run with these sign-offs on its gates, and its decision taken again.
+
+    Gate membership is the run's own (`GateResult.checks`); `require_signoff`, `fail_on` and
+    `strict` come from the run's settings, so re-rendering never needs the configuration.
+    """
+    from golive.decision import GateSpec, decide, gate_results
+
+    if not run.gates:
+        return run
+    digest = run_digest(run)
+    mine = [s for s in signoffs if not s.run_digest or s.run_digest == digest]
+    kept = {(s.gate, s.by, s.at) for g in run.gates for s in g.signoffs}
+    merged = [s for g in run.gates for s in g.signoffs] + [
+        s for s in mine if (s.gate, s.by, s.at) not in kept
+    ]
+    specs = [GateSpec(g.id, g.title, checks=tuple(g.checks)) for g in run.gates]
+    settings = run.settings
+    gates = gate_results(
+        run.results, specs, merged, require_signoff=bool(settings.get("require_signoff", False))
+    )
+    try:
+        fail_on = Severity(str(settings.get("fail_on", Severity.HIGH.value)))
+    except ValueError:
+        fail_on = Severity.HIGH
+    decision = decide(
+        run.results,
+        fail_on,
+        strict=bool(settings.get("strict", False)),
+        interrupted=run.interrupted,
+        gates=gates,
+    )
+    return replace(run, gates=gates, decision=decision)
+
+
+def gate_status_warning(run: Run, gate: str) -> str | None:
+    """A warning when a gate's automated status is not a pass (shown by `golive approve`)."""
+    for g in run.gates:
+        if g.id == gate and g.status in (Status.FAIL, Status.ERROR):
+            return (
+                f"gate {gate!r} is {g.status.value} in this run: the sign-off is recorded, "
+                "but it does not change the failing checks or the decision they force"
+            )
+    return None
