@@ -455,6 +455,9 @@ def init(
 from golive.cli_baseline import app as _baseline_app  # noqa: E402 - needs `app` above
 
 app.add_typer(_baseline_app, name="baseline")
+from golive.cli_report import register as _register_report_commands  # noqa: E402
+
+_register_report_commands(app)  # report, approve, approvals
 
 
 def main() -> None:
