@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -56,6 +57,24 @@ class Hit:
     hashed: str
 
 
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/=]{40,}")
+
+
+def pem_body_follows(path: Path, line: int | None) -> bool:
+    """True when a `BEGIN ... PRIVATE KEY` header at `line` is followed by base64 key data
+    (on the next lines of a PEM file, or after a `\\n` escape in the same string)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            lines = fh.read(1_000_000).splitlines()
+    except OSError:
+        return True
+    index = (line or 1) - 1
+    head = lines[index] if 0 <= index < len(lines) else ""
+    after = head.split("PRIVATE KEY", 1)[-1]
+    nxt = lines[index + 1 : index + 3]
+    return bool(_BASE64_RUN.search(after) or any(_BASE64_RUN.search(x) for x in nxt))
+
+
 def scan_files(
     files: list[tuple[Path, str]],
     plugins: list[dict[str, Any]] | None,
@@ -77,8 +96,10 @@ def scan_files(
                     break
                 for s in scan_file(str(path)):
                     value = s.secret_value or ""
-                    if sec.placeholder_value(value):
+                    if sec.placeholder_value(value, str(s.type)):
                         continue
+                    if s.type == "Private Key" and not pem_body_follows(path, s.line_number):
+                        continue  # the words "BEGIN ... PRIVATE KEY" without a key
                     on_secret(value)
                     hits.append(Hit(rel, int(s.line_number or 0), str(s.type), s.secret_hash))
                 done += 1

@@ -140,13 +140,8 @@ def secret_weakness(
     return None
 
 
-def placeholder_value(value: str) -> bool:
-    """True when a value found by a scanner is a placeholder, not a real secret."""
-    v = value.strip().strip("'\"")
-    if not v:
-        return True
-    low = v.lower()
-    if low in {k.lower() for k in KNOWN_DEFAULT_SECRETS} or low in {
+_PLACEHOLDER_WORDS = frozenset(
+    {
         "pass",
         "passwd",
         "pw",
@@ -160,13 +155,33 @@ def placeholder_value(value: str) -> bool:
         "redacted",
         "hidden",
         "masked",
-        "****",
         "...",
         "todo",
         "tbd",
-    }:
+    }
+)
+_TEMPLATE = re.compile(r"\$\{|\{\{|\{%|%\(|^\$[A-Za-z_]|^<.*>$")
+
+
+def placeholder_value(value: str, kind: str = "") -> bool:
+    """True when a value found by a scanner is a placeholder or prose, not a real secret.
+
+    `kind` is the detect-secrets type; for `Secret Keyword` hits (a value next to a word
+    such as password) text with spaces or backticks and a lone upper-case word (`FAIL`,
+    `TRUE`) are prose, not credentials."""
+    v = value.strip().strip("'\"")
+    if not v or "***" in v:
         return True
-    if _REFERENCE.match(v) or v.startswith(("{{", "%(", "<")) or set(v) <= set("*x.X-_"):
+    low = v.lower()
+    if low in _PLACEHOLDER_WORDS or low in {k.lower() for k in KNOWN_DEFAULT_SECRETS}:
+        return True
+    if _TEMPLATE.search(v) or set(v) <= set("*x.X-_"):
+        return True
+    if _is_sequential(v) or (len(v) >= 8 and _is_repetition(v)):
+        return True
+    if kind == "Secret Keyword" and (
+        any(c.isspace() or c == "`" for c in v) or (v.isalpha() and v.isupper() and len(v) <= 10)
+    ):
         return True
     return bool(_PLACEHOLDER.search(v))
 

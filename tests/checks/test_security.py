@@ -312,6 +312,27 @@ def test_literal_secrets_in_compose_values(name: str, raw: str, kind: str | None
     assert (found[0] if found else None) == kind
 
 
+@pytest.mark.parametrize(
+    ("value", "kind", "placeholder"),
+    [
+        ("${DB_PASSWORD}", "Secret Keyword", True),
+        ("pw-${GOLIVE_API_TOKEN}", "Secret Keyword", True),
+        ("{{ vault_token }}", "Secret Keyword", True),
+        ("<your-password>", "Secret Keyword", True),
+        ("password is ***", "Secret Keyword", True),
+        ("ask the on-call engineer", "Secret Keyword", True),
+        ("FAIL", "Secret Keyword", True),
+        ("qwertyuiopasdfghjklzxcvbnm", "Base64 High Entropy String", True),
+        ("AKIAIOSFODNN7EXAMPLE", "AWS Access Key", True),
+        ("changeme", "Secret Keyword", True),
+        ("Tr0ub4dor&3-horse", "Secret Keyword", False),
+        ("4f9c2a7e1b3d5f60a8c4e2b7d9f1a3c5", "Hex High Entropy String", False),
+    ],
+)
+def test_placeholder_values_are_not_secrets(value: str, kind: str, placeholder: bool) -> None:
+    assert sec.placeholder_value(value, kind) is placeholder
+
+
 # ---------------------------------------------------------------------------------------------
 # security.secrets_scan
 

@@ -10,3 +10,7 @@ secret_key = os.getenv("JWT_SECRET_KEY", "")
 def auth_header(request: dict) -> str:
     token = request["headers"]["authorization"]
     return token
+
+
+password_hint = "ask the on-call engineer for the vault path"
+TOKEN_STATUS = "EXPIRED"
