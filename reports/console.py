@@ -118,13 +118,19 @@ class LiveProgress:
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}
         if self.enabled:
-            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+            )
 
             self._progress = Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
                 BarColumn(),
-                TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+                MofNCompleteColumn(),  # "?" while a started check has no total yet
                 console=console,
                 transient=True,
             )
