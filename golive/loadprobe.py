@@ -128,11 +128,13 @@ async def measure(
     warmup: int = 0,
     deadline: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> ProbeResult:
     """GET `path` `requests` times from `concurrency` connections; see the module docstring.
 
     `deadline` is a `time.monotonic()` instant after which no new request starts; the
-    result then says `stopped_early`. Transport errors are counted, never raised.
+    result then says `stopped_early`. `headers` are sent besides the service's own.
+    Transport errors are counted, never raised.
     """
     import httpx
 
@@ -140,7 +142,7 @@ async def measure(
     warm_total = max(warmup, concurrency)
     result = ProbeResult(path=path, planned=requests)
     url = service.url + path
-    headers = {"user-agent": "golive-latency-probe", **service.default_headers()}
+    sent = {"user-agent": "golive-latency-probe", **service.default_headers(), **(headers or {})}
     timeout = httpx.Timeout(service.timeout).as_dict()
     transports = [service.load_transport() for _ in range(concurrency)]
     state = {"warm": 0, "next": 0}
@@ -159,7 +161,7 @@ async def measure(
         return resp.status_code
 
     async def worker(transport: httpx.AsyncHTTPTransport) -> None:
-        request = httpx.Request("GET", url, headers=headers, extensions={"timeout": timeout})
+        request = httpx.Request("GET", url, headers=sent, extensions={"timeout": timeout})
         await one(transport, request)  # opens this worker's connection; not measured
         state["warm"] += 1
         while state["warm"] < warm_total:

@@ -171,6 +171,20 @@ def test_latency_fails_on_errors_and_reports_each_endpoint(stack: Stack) -> None
     assert r.measurements["error_rate"] == 0.5
 
 
+def test_latency_of_an_endpoint_behind_auth(clean_api: Stack) -> None:
+    params = {"endpoints": ["/agents/"], "requests": 20, "p95_ms": 5000, "p99_ms": 5000}
+    anonymous = run_check("performance.api_latency", targets=_targets(clean_api), params=params)
+    assert anonymous.status is Status.FAIL
+    assert "20 of 20 requests failed (100% > 1.0%: 20 x HTTP 401)" in anonymous.summary
+    signed = run_check(
+        "performance.api_latency",
+        targets=_targets(clean_api),
+        params={**params, "authenticated": True},
+    )
+    assert signed.status is Status.PASS, signed.summary
+    assert clean_api.api_token not in json.dumps(signed.evidence)
+
+
 def test_latency_explains_a_rate_limited_endpoint(clean_api: Stack) -> None:
     r = run_check(
         "performance.api_latency",
