@@ -251,7 +251,7 @@ def env_list_to_dict(items: Any, fallback: Mapping[str, str]) -> dict[str, str |
     out: dict[str, str | None] = {}
     if isinstance(items, Mapping):
         for k, v in items.items():
-            out[str(k)] = None if v is None else _scalar_text(v)
+            out[str(k)] = None if v is None else scalar_text(v)
     elif isinstance(items, list):
         for item in items:
             if not isinstance(item, str):
@@ -261,7 +261,8 @@ def env_list_to_dict(items: Any, fallback: Mapping[str, str]) -> dict[str, str |
     return out
 
 
-def _scalar_text(value: Any) -> str:
+def scalar_text(value: Any) -> str:
+    """A YAML scalar as Compose passes it to a container (`true`, not `True`)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

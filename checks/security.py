@@ -1329,7 +1329,11 @@ async def exposed_ports(
                         judge(rel, str(name), pub)
                 if svc.get("network_mode") == "host" and str(name) in no_host_network:
                     fails.append(f"{name} uses network_mode: host ({rel})")
-                    findings.append(Finding(rel, f"{name} uses network_mode: host"))
+                    findings.append(
+                        Finding(
+                            rel, f"{name} uses network_mode: host", rule="security.exposed_ports"
+                        )
+                    )
     containers = await ctx.docker.containers() if use_docker else []
     for c in containers:
         service = ctx.docker.service_of(c)
@@ -1350,7 +1354,9 @@ async def exposed_ports(
         if mode == "host" and service in no_host_network:
             fails.append(f"{service} runs with the host's network (container {c.name})")
     findings += [
-        Finding(r["source"], f"{r['service']} publishes {r['published']}")
+        Finding(
+            r["source"], f"{r['service']} publishes {r['published']}", rule="security.exposed_ports"
+        )
         for r in rows
         if r["verdict"] == "exposed" and not r["source"].startswith("container ")
     ]
@@ -1471,7 +1477,7 @@ def _raw_entries(block: Any) -> list[tuple[str, str, int | None]]:
             if v is None or isinstance(v, (dict, list)):
                 continue
             p = pos.get(k)
-            out.append((str(k), sec._scalar_text(v), p.line if p else None))
+            out.append((str(k), sec.scalar_text(v), p.line if p else None))
     elif isinstance(block, list):
         positions = getattr(block, "pos", [])
         for i, item in enumerate(block):
