@@ -398,9 +398,9 @@ async def command(
     from golive.redact import looks_secret
 
     if not argv:
-        return Outcome.error("argv is empty")
+        return Outcome.error("argv is empty: give the program and its arguments")
     if shell and len(argv) != 1:
-        return Outcome.error("with shell: true, argv must be one command string")
+        return Outcome.error("With shell: true, argv must be one command string")
     for name, value in env.items():
         if looks_secret(name):
             ctx.secret(value)
@@ -413,7 +413,7 @@ async def command(
         done = await subproc.run(run_argv, timeout=limit, cwd=where, env={**os.environ, **env})
     except OSError as exc:
         return Outcome.failed(
-            f"cannot run {argv[0]}: {exc.strerror or exc}", evidence={"argv": argv}
+            f"Cannot run {argv[0]}: {exc.strerror or exc}", evidence={"argv": argv}
         )
     codes = exit_code if isinstance(exit_code, list) else [exit_code]
     evidence = {
@@ -475,7 +475,7 @@ async def tls(
     from golive import tlsinfo
 
     if not endpoint and not cert_file:
-        return Outcome.error("set endpoint (host:port) or cert_file")
+        return Outcome.error("Set endpoint (host:port) or cert_file")
     return await tlsinfo.evaluate(
         cert_file=str(_resolve(ctx, cert_file)) if cert_file and not endpoint else None,
         endpoint=endpoint,

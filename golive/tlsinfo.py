@@ -145,11 +145,12 @@ def verify_file_chain(
     leaf = chain[0]
     info = describe(leaf)
     if not info.names:
-        return "the certificate has no subjectAltName, which clients require"
+        return "has no subjectAltName, which clients require"
     try:
         roots = _trust_store(ca_file)
     except (OSError, ValueError) as exc:
-        return f"cannot read the trust store {ca_file or '(system default)'}: {exc}"
+        store = ca_file or "(system default)"
+        return f"could not be verified: cannot read the trust store {store}: {exc}"
     moment = min(
         max(now, info.not_before + timedelta(seconds=1)), info.not_after - timedelta(seconds=1)
     )
@@ -162,8 +163,8 @@ def verify_file_chain(
     verifier = v.PolicyBuilder().store(v.Store(roots)).time(moment).build_server_verifier(subject)
     try:
         verifier.verify(leaf, list(chain[1:]))
-    except v.VerificationError as exc:
-        return f"chain does not verify against {ca_file or 'the system trust store'}: {exc}"
+    except (v.VerificationError, ValueError) as exc:
+        return f"does not chain to a root trusted by {ca_file or 'the system trust store'}: {exc}"
     return None
 
 
@@ -368,7 +369,7 @@ async def evaluate(
             evidence=evidence,
         )
     if not cert_file:
-        return Outcome.error("neither cert_file nor endpoint is set")
+        return Outcome.error("Neither cert_file nor endpoint is set")
     try:
         data = await asyncio.to_thread(Path(cert_file).read_bytes)
     except FileNotFoundError:

@@ -189,11 +189,11 @@ def test_command_timeout_shell_and_missing_program(tmp_path: Path) -> None:
     assert results["lab.codes"].status is Status.PASS
     assert (
         results["lab.missing"].summary
-        == "cannot run golive-no-such-program: No such file or directory"
+        == "Cannot run golive-no-such-program: No such file or directory"
     )
     # without `shell: true` the string is one argv word: no shell ever interprets it
     assert results["lab.noshell"].status is Status.FAIL
-    assert "cannot run echo a | tr a b" in results["lab.noshell"].summary
+    assert "Cannot run echo a | tr a b" in results["lab.noshell"].summary
 
 
 @pytest.mark.integration
@@ -223,7 +223,7 @@ def test_sql_and_promql_errors_are_errors_not_failures(stack: Stack) -> None:
 def test_tls_kind_needs_a_source_and_a_config_typo_is_located(tmp_path: Path) -> None:
     results = run_generic([{"id": "lab.nothing", "uses": "tls"}])
     assert results["lab.nothing"].status is Status.ERROR
-    assert results["lab.nothing"].summary == "set endpoint (host:port) or cert_file"
+    assert results["lab.nothing"].summary == "Set endpoint (host:port) or cert_file"
     from golive.errors import ConfigError
 
     with pytest.raises(ConfigError) as err:
