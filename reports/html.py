@@ -114,6 +114,7 @@ class View:
     meta: list[tuple[str, str]]
     targets: list[tuple[str, str]]
     comparison: Comparison | None
+    blocking_title: str = "Blocking checks"
     anchors: dict[str, str] = field(default_factory=dict)
     total: int = 0
 
@@ -214,6 +215,7 @@ def build_view(run: Run, previous: Run | None = None) -> View:
         meta=_meta(run),
         targets=sorted((str(k), str(v)) for k, v in run.targets.items()),
         comparison=compare(run, previous) if previous is not None else None,
+        blocking_title="Needs attention" if verdict is Verdict.CONDITIONAL else "Blocking checks",
         anchors=anchors,
         total=len(run.results),
     )

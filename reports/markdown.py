@@ -105,7 +105,7 @@ def render(run: Run, *, previous: Run | None = None) -> str:
     blocking = [by_id[c] for c in d.blocking if c in by_id]
     if blocking:
         lines += [
-            "### Blocking checks",
+            "### Needs attention" if d.verdict is Verdict.CONDITIONAL else "### Blocking checks",
             "",
             "| Status | Check | Severity | Summary | How to fix |",
             "|---|---|---|---|---|",

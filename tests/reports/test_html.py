@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from golive.reports.html import MAX_ROWS, build_view, render
 
-from golive.models import Run, SignOff, Status
+from golive.models import Run, Severity, SignOff, Status
 from tests.reports import browser
 from tests.reports.runs import (
     HOSTILE,
@@ -534,3 +534,16 @@ def test_a_thousand_results_stay_under_two_megabytes() -> None:
     page = render(run)
     assert len(page.encode()) <= bench.LIMIT_BYTES
     assert len(Dom(page).articles) == 1000
+
+
+def test_a_conditional_run_lists_what_needs_attention_not_what_blocks() -> None:
+    run = make_run(
+        [
+            result("operations.cron", Status.FAIL, "No backup job.", Severity.LOW),
+            result("security.jwt_secret", Status.PASS, "Strong."),
+        ]
+    )
+    assert run.decision.verdict.value == "CONDITIONAL"
+    text = Dom(render(run)).all_text
+    assert "Needs attention (1) FAIL low operations.cron" in text
+    assert "Blocking checks" not in text

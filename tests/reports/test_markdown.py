@@ -6,7 +6,7 @@ import re
 
 from golive.reports.markdown import MAX_CHARS, code, esc, render
 
-from golive.models import Status
+from golive.models import Severity, Status
 from tests.reports.runs import hostile_run, make_run, result, sample_run
 
 
@@ -108,3 +108,9 @@ def test_very_large_runs_are_cut_below_the_github_limit() -> None:
     text = render(make_run(results))
     assert len(text) <= MAX_CHARS + 200
     assert text.endswith("_Truncated: the JSON or HTML report has every result._\n")
+
+
+def test_a_conditional_run_lists_what_needs_attention() -> None:
+    run = make_run([result("operations.cron", Status.FAIL, "No backup job.", Severity.LOW)])
+    text = render(run)
+    assert "### Needs attention" in text and "### Blocking checks" not in text
