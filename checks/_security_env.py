@@ -83,7 +83,8 @@ def compose_envs(ctx: Context, services: list[str]) -> list[EnvSource]:
                         (e.split(": ", 1)[-1] for e in cf.errors if var in e),
                         "interpolation failed",
                     )
-                    src.problems[var] = f"unresolved in {cf.path.name}: {reason}"
+                    reason = reason.removeprefix(f"{var}: ")
+                    src.problems[var] = f"cannot be resolved ({cf.path.name}: {reason})"
                 else:
                     src.problems.pop(var, None)
     for src in per_service.values():

@@ -10,6 +10,7 @@ environment from compose files and containers), `_secretscan.py` (the detect-sec
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import stat
 import time
@@ -273,26 +274,27 @@ async def _live_token_lifetime(ctx: Context) -> tuple[str, float | None, str] | 
                 None,
                 f"POST /agents/auth/token answered {resp.status_code}",
             )
-        body = resp.json() if "json" in resp.headers.get("content-type", "") else {}
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
         token = body.get("access_token") if isinstance(body, dict) else None
         ctx.secret(token if isinstance(token, str) else None)
         source = "token issued by the API"
         if not isinstance(token, str):
             return (source, None, "the answer held no access_token")
-        expires_in = body.get("expires_in")
+        expires_in = body.get("expires_in") if isinstance(body, dict) else None
         if isinstance(expires_in, (int, float)) and sec.jwt_claims(token) is None:
             return (source, float(expires_in) / 60.0, "from expires_in")
     if not token:
         return None
     claims = sec.jwt_claims(token)
-    minutes = sec.token_lifetime_minutes(claims, time.time()) if claims else None
-    return (
-        source,
-        minutes,
-        "from the token's exp and iat claims"
-        if minutes is not None
-        else "the token carries no exp claim",
-    )
+    if claims is None:
+        return (source, None, "the token is not a JWT, so its lifetime cannot be read")
+    minutes = sec.token_lifetime_minutes(claims, time.time())
+    if minutes is None:
+        return (source, math.inf, "the token carries no exp claim: it never expires")
+    return (source, minutes, "from the token's exp and iat claims")
 
 
 @check(
@@ -350,12 +352,14 @@ async def jwt_expiry(
         rows.append(
             {
                 "source": source,
-                "minutes": None if lifetime is None else round(lifetime, 1),
+                "minutes": None if lifetime is None or math.isinf(lifetime) else round(lifetime, 1),
                 "verdict": verdict,
                 "note": note,
             }
         )
-        if lifetime is not None and lifetime > max_minutes + 0.5:
+        if lifetime is not None and math.isinf(lifetime):
+            bad.append("the API issues tokens without an expiry (no exp claim): they never expire")
+        elif lifetime is not None and lifetime > max_minutes + 0.5:
             bad.append(
                 f"the API issues tokens that live {lifetime:.0f} minutes, more than the "
                 f"allowed {max_minutes}"

@@ -529,7 +529,10 @@ def test_jwt_secret_from_compose_and_env_file(
         ("Xk9-2mQ_vL7pR4", "JWT_SECRET_KEY is 14 characters long, shorter than the required 32"),
         ("change-me-change-me-change-me-change-me", "looks like a placeholder"),
         ("a" * 40, "is a repeated or sequential pattern"),
-        (None, "unresolved in docker-compose.yml: JWT_SECRET_KEY: JWT_SECRET_KEY must be set"),
+        (
+            None,
+            "JWT_SECRET_KEY cannot be resolved (docker-compose.yml: JWT_SECRET_KEY must be set)",
+        ),
     ],
 )
 def test_jwt_secret_fails_on_weak_or_missing_keys(
@@ -1035,6 +1038,23 @@ def test_jwt_expiry_measures_the_tokens_the_api_issues(stack: Stack, tmp_path: P
         )
     assert r.status is Status.FAIL
     assert r.summary == ("the API issues tokens that live 720 minutes, more than the allowed 60")
+
+
+@pytest.mark.integration
+def test_jwt_expiry_fails_on_a_configured_token_without_expiry(stack: Stack) -> None:
+    forever = sec.hs256_token({"sub": stack.agent_id, "iat": int(time.time())}, "k" * 40)
+    r = run_check("security.jwt_expiry", targets={"api": {"url": stack.api_url, "token": forever}})
+    assert r.status is Status.FAIL
+    assert r.summary == "the API issues tokens without an expiry (no exp claim): they never expire"
+    assert r.evidence["sources"] == [
+        {
+            "source": "configured API token",
+            "minutes": None,
+            "verdict": "too long",
+            "note": "the token carries no exp claim: it never expires",
+        }
+    ]
+    assert forever not in dump(r)
 
 
 # ---------------------------------------------------------------------------------------------
