@@ -460,6 +460,11 @@ from golive.cli_report import register as _register_report_commands  # noqa: E40
 _register_report_commands(app)  # report, approve, approvals
 
 
+from golive.monitor.cli import app as _monitor_app  # noqa: E402
+
+app.add_typer(_monitor_app, name="monitor")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

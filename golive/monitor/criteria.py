@@ -304,6 +304,13 @@ def healthy_for_success(s: Sample, c: MonitorCriteria) -> str | None:
     return None
 
 
+def _unhealthy(s: Sample, since_trigger: float | None, c: MonitorCriteria) -> str | None:
+    if since_trigger is not None and s.ts < since_trigger:
+        return f"a rollback trigger was recorded at {fmt_time(since_trigger)}"
+    miss = healthy_for_success(s, c)
+    return None if miss is None else f"at {fmt_time(s.ts)} {miss}"
+
+
 def _success(
     samples: Sequence[Sample],
     st: Sequence[Step],
@@ -320,29 +327,22 @@ def _success(
     latest = samples[-1]
     age = now - latest.ts
     since_trigger = max((e.ts for e in events if e.kind == "trigger"), default=None)
-    stable = 0.0
-    blocker: str | None = None
-    for i in range(len(samples) - 1, -1, -1):
-        s = samples[i]
-        if since_trigger is not None and s.ts < since_trigger:
-            blocker = f"a rollback trigger was recorded at {fmt_time(since_trigger)}"
-            break
-        miss = healthy_for_success(s, c)
-        if miss is not None:
-            blocker = f"at {fmt_time(s.ts)} {miss}"
-            break
-        if stable >= sc.after:
-            break
+    stable = 0.0  # only time between two healthy samples counts
+    blocker = _unhealthy(latest, since_trigger, c)
+    i = len(samples) - 1
+    while blocker is None and stable < sc.after:
         if i == 0:
             blocker = "the history starts there"
-            break
-        if st[i].gap:
-            blocker = f"samples are missing before {fmt_time(s.ts)}"
-            break
-        stable += st[i].elapsed
+        elif st[i].gap:
+            blocker = f"samples are missing before {fmt_time(samples[i].ts)}"
+        else:
+            blocker = _unhealthy(samples[i - 1], since_trigger, c)
+            if blocker is None:
+                stable += st[i].elapsed
+                i -= 1
     figures["stable_for"] = stable
     fresh = -CLOCK_TOLERANCE <= age <= latest.interval * c.gap_factor
-    if stable >= sc.after and fresh and healthy_for_success(latest, c) is None:
+    if stable >= sc.after and blocker is None and fresh:
         return [
             f"Stable for {fmt_duration(stable)} (success window {fmt_duration(sc.after)}): "
             f"API up, p95 latency within {sc.performance_within:.0%} of the baseline, error rate "

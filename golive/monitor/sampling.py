@@ -2,10 +2,12 @@
 
 A sample probes the API's health endpoint a few times (availability and latency), reads
 the error rate from Prometheus (5xx over all requests; the probe's own failures when
-Prometheus has no answer), the database's connections and the task runs finished in the
-last hour, the alerts firing in Alertmanager (v2 API) and the error-log lines of a
-configured command. Every source runs concurrently with its own timeout; a source that
-fails is recorded in `Sample.problems` and its value stays None (never "healthy").
+Prometheus has no answer, and 100 % when the API answered none of the probe's requests,
+since Prometheus cannot count requests that never reached it), the database's connections
+and the task runs finished in the last hour, the alerts firing in Alertmanager (v2 API)
+and the error-log lines of a configured command. Every source runs concurrently with its
+own timeout; a source that fails is recorded in `Sample.problems` and its value stays
+None (never "healthy").
 
 The error-log *file* source needs the offset where the previous sample stopped, so it is
 counted by the history while it records the sample (see `count_file_errors`).
@@ -309,6 +311,7 @@ async def take_sample(
     m = cfg.monitor
     t = cfg.targets
     t0 = time.perf_counter()
+    _prepare(targets)
     jobs: list[Awaitable[tuple[str, dict[str, Any] | None, str | None]]] = []
     if t.api is not None:
         path = m.sources.probe_path or t.api.health_path
@@ -368,12 +371,17 @@ async def take_sample(
         problems["the performance baseline"] = baseline_problem
 
     prom = values.pop("prom_rate", None)
-    if prom is not None:
+    unreachable = values.get("probe_requests") and not values.get("latencies_ms")
+    if unreachable:
+        # Prometheus only counts requests that reached the API: its ratio would be stale
+        values["error_rate"] = 1.0
+        values["error_rate_source"] = "probe (the API answered no request)"
+    elif prom is not None:
         values["error_rate"] = round(prom, 6)
         values["error_rate_source"] = "prometheus"
     elif values.get("probe_requests"):
         values["error_rate"] = round(values["probe_errors"] / values["probe_requests"], 6)
-        why = prom_note or ("no answer" if t.prometheus is None else "no value (no traffic?)")
+        why = prom_note or "no value (no traffic?)"
         values["error_rate_source"] = f"probe (Prometheus: {why})" if t.prometheus else "probe"
     p95 = values.get("latency_p95_ms")
     if baseline_ms and p95 is not None:
@@ -387,6 +395,19 @@ async def take_sample(
         problems=problems,
         **values,
     )
+
+
+def _prepare(targets: Targets) -> None:
+    """Import the client libraries and build the HTTP clients (TLS contexts) up front.
+
+    Both are CPU work that blocks the event loop; done inside the timed sources, a starved
+    CPU (a busy host, twenty overlapping cron runs) would turn them into false timeouts.
+    """
+    for kind in ("api", "prometheus", "alertmanager"):
+        if targets.configured(kind):
+            _ = targets.get(kind).client
+    if targets.configured("database"):
+        import psycopg.rows  # noqa: F401
 
 
 def _is_http(exc: BaseException) -> bool:

@@ -322,11 +322,12 @@ def test_success_window_threshold(span: float, expected: Verdict) -> None:
 def test_success_criteria_thresholds(field: str, ok: float, bad: float, why: str) -> None:
     assert verdict_at(hourly(24, **{field: ok})).verdict is Verdict.SUCCESS
     history = hourly(24)
-    history[12] = replace(history[12], **{field: bad})
+    changed: dict[str, Any] = {field: bad}
+    history[12] = replace(history[12], **changed)
     ev = verdict_at(history)
     assert ev.verdict is Verdict.WATCHING
     assert ev.reasons == [
-        f"Stable for 12h 00m of the 1d 0h success window; at 1970-01-01 12:00:00Z {why}."
+        f"Stable for 11h 00m of the 1d 0h success window; at 1970-01-01 12:00:00Z {why}."
     ]
 
 
@@ -434,3 +435,17 @@ def test_verdict_exit_codes_are_distinct_and_avoid_usage_errors() -> None:
     codes = [v.exit_code for v in Verdict]
     assert sorted(codes) == [0, 10, 11, 12]
     assert 2 not in codes and 3 not in codes
+
+
+def test_time_after_an_unhealthy_sample_is_not_stable_time() -> None:
+    # down, then a healthy sample 20 minutes later: those 20 minutes prove nothing
+    c = crit(success={"after": 600})
+    history = [healthy(0, interval=HOUR, api_ok=False), healthy(1200, interval=HOUR)]
+    ev = verdict_at(history, criteria=c, now=1201 + HOUR)  # outside the attention window
+    assert ev.figures["stable_for"] == 0
+    assert ev.verdict is Verdict.WATCHING
+    assert ev.reasons == [
+        "Stable for 0s of the 10m success window; at 1970-01-01 00:00:00Z the API was unavailable."
+    ]
+    history.append(healthy(1800, interval=HOUR))
+    assert verdict_at(history, criteria=c, now=1801 + HOUR).figures["stable_for"] == 600

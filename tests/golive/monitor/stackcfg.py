@@ -1,0 +1,62 @@
+"""A monitor configuration pointing at the reference stack, with shortened windows."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from golive.config import Config
+from golive.redact import Redactor
+from golive.testing import load_dict
+
+
+def stack_targets(stack: Any) -> dict[str, Any]:
+    """The stack's API, database, Prometheus and Alertmanager as golive targets."""
+    return {
+        "api": {"url": stack.api_url},
+        "database": {"dsn": stack.database_dsn},
+        "prometheus": {"url": stack.prometheus_url},
+        "alertmanager": {"url": stack.alertmanager_url},
+    }
+
+
+def short_windows(
+    stack: Any, tmp_path: Path, *, notify: dict[str, Any] | None = None, **monitor: Any
+) -> Config:
+    """Windows of seconds instead of minutes and hours; a unique project name (so that the
+    alerts this test posts to the shared Alertmanager are its own)."""
+    data: dict[str, Any] = {
+        "project": f"golive-test-{uuid.uuid4().hex[:8]}",
+        "environment": "e2e",
+        "targets": stack_targets(stack),
+        "monitor": {
+            "history": str(tmp_path / "history.sqlite"),
+            "every": "2s",
+            "sources": {
+                "probe_requests": 3,
+                "error_rate_window": "15s",
+                "error_log": {"file": str(stack.paths["api_log"])},
+            },
+            "baseline": {"latency_ms": 1000},
+            "criteria": {
+                "rollback": {
+                    "api_unavailable_for": "2s",
+                    "error_rate_for": "3s",
+                    "performance_degraded_for": "3s",
+                },
+                "attention": {"window": "3s", "errors_per_hour": 1000},
+                "success": {"after": "5s"},
+                "gap_factor": 10,
+            },
+            "notify": notify or {},
+            **monitor,
+        },
+    }
+    return load_dict(data, directory=str(tmp_path))
+
+
+def redactor_for(cfg: Config) -> Redactor:
+    r = Redactor()
+    r.add_all(cfg.secrets)
+    return r
