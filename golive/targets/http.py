@@ -86,7 +86,8 @@ class HttpService:
             self._client = httpx.AsyncClient(
                 base_url=self.url,
                 timeout=httpx.Timeout(self.timeout),
-                verify=self.cfg.verify_tls,
+                # a plain-http service needs no TLS context (building one loads the CA bundle)
+                verify=self.cfg.verify_tls if self.url.startswith("https:") else False,
                 headers=self.default_headers(),
                 follow_redirects=False,
                 trust_env=False,  # never route through a proxy the environment names
