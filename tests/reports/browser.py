@@ -129,10 +129,11 @@ class Page:
 
     def click(self, selector: str) -> None:
         """Click the centre of the first element matching a CSS selector (a real mouse click)."""
-        box = self.js(
-            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView();"
+        script = (
+            "(() => { const e = document.querySelector(%s); e.scrollIntoView({block: 'center'});"
             " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
         )
+        box = self.js(script % json.dumps(selector))
         for kind in ("mousePressed", "mouseReleased"):
             self.send(
                 "Input.dispatchMouseEvent",
