@@ -195,7 +195,10 @@ async def disk(
     if absent and missing != "ignore":
         parts.append(", ".join(absent) + (" does" if len(absent) == 1 else " do") + " not exist")
         if measured and not fails and not warns:
-            parts.append(f"the other {len(measured)} have at least {warn_below_pct:g}% free")
+            others = (
+                "the other path has" if len(measured) == 1 else f"the other {len(measured)} have"
+            )
+            parts.append(f"{others} at least {warn_below_pct:g}% free")
     summary = _sentence("; ".join(parts))
     if fails or (absent and missing == "fail"):
         return Outcome.failed(summary, evidence=evidence, measurements=measurements)

@@ -155,7 +155,7 @@ def test_disk_reports_missing_paths(tmp_path: Path) -> None:
         params={"paths": [str(tmp_path), missing], "warn_below_pct": 0, "fail_below_pct": 0},
     )
     assert result.status is Status.WARN
-    assert result.summary == f"{missing} does not exist; the other 1 have at least 0% free"
+    assert result.summary == f"{missing} does not exist; the other path has at least 0% free"
     result = run_check("infrastructure.disk", params={"paths": [missing], "missing": "fail"})
     assert result.status is Status.FAIL
     assert result.evidence["paths"] == [{"path": missing, "result": "missing"}]
