@@ -19,6 +19,8 @@ states built for real and undone:
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
 import re
@@ -27,6 +29,7 @@ import shutil
 import string
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -50,6 +53,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+@functools.cache
+def _config_dir() -> str:
+    path = tempfile.mkdtemp(prefix="golive-security-tests-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def run(check_id: str, **kw: Any) -> CheckResult:
+    """`run_check`, with its generated golive.yaml kept in a temp dir removed at exit."""
+    return run_check(check_id, directory=_config_dir(), **kw)
 
 
 def materialise(case: str, dest: Path, values: dict[str, str] | None = None) -> Path:
@@ -339,7 +354,7 @@ def test_placeholder_values_are_not_secrets(value: str, kind: str, placeholder: 
 
 def test_secrets_scan_passes_on_docs_templates_and_examples(tmp_path: Path) -> None:
     root = materialise("secrets_pass", tmp_path / "tree")
-    r = run_check("security.secrets_scan", targets=project(root))
+    r = run("security.secrets_scan", targets=project(root))
     assert r.status is Status.PASS, r.summary
     assert r.summary.startswith("no secrets found in 5 files")
     assert r.evidence["findings"] == []
@@ -349,7 +364,7 @@ def test_secrets_scan_finds_every_planted_secret_without_showing_it(tmp_path: Pa
     values = planted_values()
     root = materialise("secrets_pass", tmp_path / "tree")
     materialise("secrets_fail", root, values)
-    r = run_check("security.secrets_scan", targets=project(root))
+    r = run("security.secrets_scan", targets=project(root))
     assert r.status is Status.FAIL
     found = {(f["file"], f["line"]): f["type"] for f in r.evidence["findings"]}
     assert "AWS Access Key" in found[("app/settings.py", 4)]
@@ -387,7 +402,7 @@ def test_secrets_scan_honours_a_detect_secrets_baseline_and_excludes(tmp_path: P
     for entry in data["results"]["keys/deploy.key"]:
         entry["is_secret"] = True
     (root / ".secrets.baseline").write_text(json.dumps(data))
-    r = run_check(
+    r = run(
         "security.secrets_scan", targets=project(root), params={"baseline": ".secrets.baseline"}
     )
     assert r.status is Status.FAIL
@@ -395,7 +410,7 @@ def test_secrets_scan_honours_a_detect_secrets_baseline_and_excludes(tmp_path: P
     assert r.evidence["known_in_baseline"] >= 4
     assert r.evidence["files_skipped"] == {"baseline file": 1}
 
-    r = run_check(
+    r = run(
         "security.secrets_scan",
         targets=project(root),
         params={"baseline": ".secrets.baseline", "exclude": ["keys/*"]},
@@ -414,17 +429,17 @@ def test_secrets_scan_treats_the_deployment_env_file_as_the_secret_store(tmp_pat
             "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         },
     )
-    r = run_check("security.secrets_scan", targets=project(root))
+    r = run("security.secrets_scan", targets=project(root))
     assert r.status is Status.PASS, r.summary
     assert r.evidence["files_skipped"] == {"secret files (expected to hold secrets)": 1}
-    r = run_check("security.secrets_scan", targets=project(root), params={"secret_files": []})
+    r = run("security.secrets_scan", targets=project(root), params={"secret_files": []})
     assert r.status is Status.FAIL
     assert [f["file"] for f in r.evidence["findings"]] == [".env", ".env"]
 
 
 def test_secrets_scan_reports_a_missing_baseline(tmp_path: Path) -> None:
     root = materialise("secrets_pass", tmp_path / "tree")
-    r = run_check("security.secrets_scan", targets=project(root), params={"baseline": "nope.json"})
+    r = run("security.secrets_scan", targets=project(root), params={"baseline": "nope.json"})
     assert r.status is Status.ERROR
     assert r.summary == "the detect-secrets baseline nope.json does not exist"
 
@@ -450,7 +465,7 @@ def test_compose_plaintext_secrets(
     compose_fail: tuple[Path, str], compose_pass: tuple[Path, str]
 ) -> None:
     root, pw = compose_fail
-    r = run_check("security.compose_plaintext_secrets", targets=project(root))
+    r = run("security.compose_plaintext_secrets", targets=project(root))
     assert r.status is Status.FAIL
     rows = {(p["service"], p["variable"], p["line"]): p["problem"] for p in r.evidence["plaintext"]}
     assert rows == {
@@ -463,14 +478,14 @@ def test_compose_plaintext_secrets(
     assert pw not in dump(r) and "dev-secret-key-change-in-production" not in dump(r)
     assert "Compose secrets" in r.remediation
 
-    r = run_check("security.compose_plaintext_secrets", targets=project(compose_pass[0]))
+    r = run("security.compose_plaintext_secrets", targets=project(compose_pass[0]))
     assert r.status is Status.PASS, r.summary
 
 
 def test_exposed_ports_in_compose_files(
     compose_fail: tuple[Path, str], compose_pass: tuple[Path, str]
 ) -> None:
-    r = run_check("security.exposed_ports", targets=project(compose_fail[0]))
+    r = run("security.exposed_ports", targets=project(compose_fail[0]))
     assert r.status is Status.FAIL
     assert r.summary == ("postgres publishes 0.0.0.0:5432->5432/tcp (docker-compose.yml) (+2 more)")
     exposed = {
@@ -482,7 +497,7 @@ def test_exposed_ports_in_compose_files(
         ("postgres", "0.0.0.0:5432->5432/tcp"),
         ("redis", "0.0.0.0:<random>->6379/tcp"),
     }
-    r = run_check("security.exposed_ports", targets=project(compose_pass[0]))
+    r = run("security.exposed_ports", targets=project(compose_pass[0]))
     assert r.status is Status.PASS, r.summary
     assert r.evidence["published_ports"][0]["published"] == "127.0.0.1:5432->5432/tcp"
 
@@ -496,7 +511,7 @@ def test_exposed_ports_fails_on_the_host_network(compose_pass: tuple[Path, str])
             "    image: ordinaut-orchestrator:1.0.0\n    network_mode: host\n",
         )
     )
-    r = run_check("security.exposed_ports", targets=project(root))
+    r = run("security.exposed_ports", targets=project(root))
     assert r.status is Status.FAIL
     assert r.summary == "api uses network_mode: host (docker-compose.yml)"
 
@@ -504,12 +519,12 @@ def test_exposed_ports_fails_on_the_host_network(compose_pass: tuple[Path, str])
 def test_jwt_secret_from_compose_and_env_file(
     compose_fail: tuple[Path, str], compose_pass: tuple[Path, str]
 ) -> None:
-    r = run_check("security.jwt_secret", targets=project(compose_fail[0]))
+    r = run("security.jwt_secret", targets=project(compose_fail[0]))
     assert r.status is Status.FAIL
     assert r.summary == "JWT_SECRET_KEY is a well-known default value (compose:api)"
 
     root, jwt = compose_pass
-    r = run_check("security.jwt_secret", targets=project(root))
+    r = run("security.jwt_secret", targets=project(root))
     assert r.status is Status.PASS, r.summary
     assert r.evidence["sources"] == [
         {
@@ -546,7 +561,7 @@ def test_jwt_secret_fails_on_weak_or_missing_keys(
         if value is not None
         else "\n".join(x for x in text.splitlines() if "JWT" not in x) + "\n"
     )
-    r = run_check("security.jwt_secret", targets=project(root))
+    r = run("security.jwt_secret", targets=project(root))
     assert r.status is Status.FAIL
     assert expected in r.summary
     assert r.summary.endswith("(compose:api)")
@@ -557,13 +572,13 @@ def test_jwt_secret_fails_on_weak_or_missing_keys(
 def test_jwt_expiry_from_compose(
     compose_fail: tuple[Path, str], compose_pass: tuple[Path, str]
 ) -> None:
-    r = run_check("security.jwt_expiry", targets=project(compose_fail[0]))
+    r = run("security.jwt_expiry", targets=project(compose_fail[0]))
     assert r.status is Status.FAIL
     assert r.summary == (
         "access tokens live too long: JWT_ACCESS_TOKEN_EXPIRE_MINUTES is 1440 "
         "minutes, more than the allowed 60 (compose:api)"
     )
-    r = run_check("security.jwt_expiry", targets=project(compose_pass[0]))
+    r = run("security.jwt_expiry", targets=project(compose_pass[0]))
     assert r.status is Status.PASS, r.summary
     assert r.summary == "access tokens live at most 30 minutes (limit 60)"
     assert r.measurements == {"token_lifetime_minutes": 30.0}
@@ -572,18 +587,18 @@ def test_jwt_expiry_from_compose(
 def test_rate_limit_config_from_compose(
     compose_fail: tuple[Path, str], compose_pass: tuple[Path, str]
 ) -> None:
-    r = run_check("security.rate_limit_config", targets=project(compose_fail[0]))
+    r = run("security.rate_limit_config", targets=project(compose_fail[0]))
     assert r.status is Status.FAIL
     assert r.summary == (
         "rate limiting is disabled: RATE_LIMIT_ENABLED=false (compose:api) (+2 more)"
     )
-    r = run_check("security.rate_limit_config", targets=project(compose_pass[0]))
+    r = run("security.rate_limit_config", targets=project(compose_pass[0]))
     assert r.status is Status.PASS, r.summary
     assert r.summary == (
         "rate limiting is enabled with MAX_REQUESTS_PER_MINUTE=600, "
         "MAX_REQUESTS_PER_HOUR=20000, MAX_REQUEST_SIZE=1048576"
     )
-    r = run_check(
+    r = run(
         "security.rate_limit_config",
         targets=project(compose_pass[0]),
         params={"max_per_minute": 100},
@@ -603,7 +618,7 @@ def test_file_permissions(compose_pass: tuple[Path, str], tmp_path: Path) -> Non
     (root / "server.pem").chmod(0o644)  # a public certificate may be readable
     os.chmod(root, 0o755)
     params = {"extra_paths": []}
-    r = run_check("security.file_permissions", targets=project(root), params=params)
+    r = run("security.file_permissions", targets=project(root), params=params)
     assert r.status is Status.PASS, r.summary
     assert r.evidence["files_checked"] == 3
 
@@ -612,7 +627,7 @@ def test_file_permissions(compose_pass: tuple[Path, str], tmp_path: Path) -> Non
     scripts = root / "scripts"
     scripts.mkdir()
     scripts.chmod(0o777)
-    r = run_check("security.file_permissions", targets=project(root), params=params)
+    r = run("security.file_permissions", targets=project(root), params=params)
     assert r.status is Status.FAIL
     problems = {(p["path"], p["mode"]): p["problem"] for p in r.evidence["problems"]}
     assert problems == {
@@ -625,7 +640,7 @@ def test_file_permissions(compose_pass: tuple[Path, str], tmp_path: Path) -> Non
     scripts.chmod(0o1777)  # sticky, like /tmp: others cannot replace files they do not own
     (root / "docker-compose.yml").chmod(0o644)
     (root / ".env").chmod(0o600)
-    r = run_check("security.file_permissions", targets=project(root), params=params)
+    r = run("security.file_permissions", targets=project(root), params=params)
     assert r.status is Status.PASS, r.summary
 
 
@@ -650,7 +665,7 @@ def test_file_permissions(compose_pass: tuple[Path, str], tmp_path: Path) -> Non
     ],
 )
 def test_the_reference_stack_passes(stack: Stack, check_id: str) -> None:
-    r = run_check(
+    r = run(
         check_id,
         targets=stack_targets(stack),
         params=({"extra_paths": []} if check_id == "security.file_permissions" else {}),
@@ -662,13 +677,13 @@ def test_the_reference_stack_passes(stack: Stack, check_id: str) -> None:
 
 @pytest.mark.integration
 def test_jwt_sources_include_the_running_api_container(stack_containers: Stack) -> None:
-    r = run_check("security.jwt_secret", targets=stack_targets(stack_containers))
+    r = run("security.jwt_secret", targets=stack_targets(stack_containers))
     assert r.status is Status.PASS, r.summary
     assert [s["source"] for s in r.evidence["sources"]] == [
         "compose:api",
         "container:ordinaut_api_1",
     ]
-    r = run_check("security.jwt_expiry", targets=stack_targets(stack_containers))
+    r = run("security.jwt_expiry", targets=stack_targets(stack_containers))
     assert [s["source"] for s in r.evidence["sources"]] == [
         "compose:api",
         "container:ordinaut_api_1",
@@ -681,13 +696,13 @@ def test_jwt_sources_include_the_running_api_container(stack_containers: Stack) 
 @pytest.mark.integration
 def test_container_hardening_on_the_reference_stack(stack_containers: Stack) -> None:
     stack = stack_containers
-    r = run_check("security.container_hardening", targets=stack_targets(stack))
+    r = run("security.container_hardening", targets=stack_targets(stack))
     # the data and observability services keep a writable root filesystem
     assert r.status is Status.WARN, r.summary
     writable = sorted(c["service"] for c in r.evidence["containers"] if c["warnings"])
     assert writable == ["alertmanager", "grafana", "postgres", "prometheus", "redis"]
     assert all(c["problems"] == "" for c in r.evidence["containers"])
-    r = run_check(
+    r = run(
         "security.container_hardening",
         targets=stack_targets(stack),
         params={"writable_rootfs_ok": writable},
@@ -708,7 +723,7 @@ def test_db_roles_fails_when_the_app_role_is_superuser(stack: Stack) -> None:
     from demo import faults
 
     with faults.superuser_app_role(stack):
-        r = run_check("security.db_roles", targets=stack_targets(stack))
+        r = run("security.db_roles", targets=stack_targets(stack))
     assert r.status is Status.FAIL
     assert r.summary == (
         "the application role orchestrator has SUPERUSER: a compromised app "
@@ -717,7 +732,7 @@ def test_db_roles_fails_when_the_app_role_is_superuser(stack: Stack) -> None:
     assert {"role": "orchestrator", "attributes": "SUPERUSER", "is_app_role": True} in (
         r.evidence["privileged_login_roles"]
     )
-    r = run_check("security.db_roles", targets=stack_targets(stack))
+    r = run("security.db_roles", targets=stack_targets(stack))
     assert r.status is Status.PASS, r.summary
 
 
@@ -729,7 +744,7 @@ def test_db_roles_fails_when_the_app_role_can_set_role_to_an_admin(stack: Stack)
         "GRANT golive_test_admins TO orchestrator",
     )
     try:
-        r = run_check("security.db_roles", targets=stack_targets(stack))
+        r = run("security.db_roles", targets=stack_targets(stack))
     finally:
         admin_sql(
             stack, "REVOKE golive_test_admins FROM orchestrator", "DROP ROLE golive_test_admins"
@@ -783,12 +798,12 @@ def test_db_privileges_fail_states(
 ) -> None:
     admin_sql(stack, *grant.split("; "))
     try:
-        r = run_check("security.db_privileges", targets=stack_targets(stack))
+        r = run("security.db_privileges", targets=stack_targets(stack))
     finally:
         admin_sql(stack, *revoke.split("; "))
     assert r.status is status
     assert r.summary == summary
-    assert run_check("security.db_privileges", targets=stack_targets(stack)).status is Status.PASS
+    assert run("security.db_privileges", targets=stack_targets(stack)).status is Status.PASS
 
 
 @pytest.mark.integration
@@ -799,7 +814,7 @@ def test_container_hardening_fails_on_a_container_without_no_new_privileges(
 
     stack = stack_containers
     with faults.container_without_no_new_privileges(stack) as name:
-        r = run_check("security.container_hardening", targets=stack_targets(stack))
+        r = run("security.container_hardening", targets=stack_targets(stack))
     assert r.status is Status.FAIL
     assert r.summary == f"{name}: no-new-privileges is not set (+1 more)"
     (rogue,) = [c for c in r.evidence["containers"] if c["container"] == name]
@@ -838,7 +853,7 @@ def test_container_hardening_names_privileged_root_and_socket_mounts(
             "no-new-privileges",
         ),
     ):
-        r = run_check(
+        r = run(
             "security.container_hardening",
             targets=stack_targets(
                 stack, docker={"base_url": stack.docker_host, "compose_project": project_name}
@@ -865,10 +880,10 @@ def test_exposed_ports_fails_on_a_live_container_publishing_redis(stack_containe
     with compose_container(
         stack, stack.compose_project or "ordinaut", "redis", "-p", f"0.0.0.0:{port}:6379"
     ) as name:
-        r = run_check("security.exposed_ports", targets=stack_targets(stack))
+        r = run("security.exposed_ports", targets=stack_targets(stack))
     assert r.status is Status.FAIL
     assert r.summary == f"redis publishes 0.0.0.0:{port}->6379/tcp (container {name})"
-    r = run_check("security.exposed_ports", targets=stack_targets(stack))
+    r = run("security.exposed_ports", targets=stack_targets(stack))
     assert r.status is Status.PASS, r.summary
 
 
@@ -891,8 +906,8 @@ def test_jwt_secret_fails_on_a_weak_key_in_the_running_container(
         targets = stack_targets(
             stack, docker={"base_url": stack.docker_host, "compose_project": "golive-sec-jwt"}
         )
-        r = run_check("security.jwt_secret", targets=targets)
-        e = run_check("security.jwt_expiry", targets=targets, params={"issue_token": False})
+        r = run("security.jwt_secret", targets=targets)
+        e = run("security.jwt_expiry", targets=targets, params={"issue_token": False})
     assert r.status is Status.FAIL
     assert r.summary.startswith(
         "JWT_SECRET_KEY is a well-known default value (container:golive-sec-jwt_api_"
@@ -911,7 +926,7 @@ def test_file_permissions_fail_on_the_stack_project(stack: Stack) -> None:
 
     compose = stack.project_root / "ops" / "docker-compose.yml"
     with faults.world_writable(compose):
-        r = run_check(
+        r = run(
             "security.file_permissions", targets=stack_targets(stack), params={"extra_paths": []}
         )
     assert r.status is Status.FAIL
@@ -921,7 +936,7 @@ def test_file_permissions_fail_on_the_stack_project(stack: Stack) -> None:
 
 @pytest.mark.integration
 def test_rate_limit_enforced_on_the_stack(stack: Stack, fresh_limits: None) -> None:
-    r = run_check(
+    r = run(
         "security.rate_limit_enforced",
         targets=stack_targets(stack),
         params={"wait_for_reset": False},
@@ -943,7 +958,7 @@ def test_rate_limit_enforced_waits_until_the_throttle_lifts(
     # the burst has aged out: the rest of this minute, and part of the next one.
     with extra_api(stack, tmp_path, MAX_REQUESTS_PER_MINUTE="50") as url:
         started = time.monotonic()
-        r = run_check(
+        r = run(
             "security.rate_limit_enforced",
             targets=stack_targets(stack, api={"url": url}),
             params={"limit": 50},
@@ -965,7 +980,7 @@ def test_rate_limit_configured_but_not_enforced(
     stack: Stack, fresh_limits: None, tmp_path: Path
 ) -> None:
     with extra_api(stack, tmp_path, RATE_LIMIT_ENABLED="false") as url:
-        r = run_check(
+        r = run(
             "security.rate_limit_enforced",
             targets=stack_targets(stack, api={"url": url}),
             params={"wait_for_reset": False},
@@ -981,7 +996,7 @@ def test_rate_limit_configured_but_not_enforced(
 
 @pytest.mark.integration
 def test_auth_required_fails_on_an_open_endpoint(stack: Stack) -> None:
-    r = run_check(
+    r = run(
         "security.auth_required",
         targets=stack_targets(stack),
         params={"endpoints": ["GET /agents/auth/ping", "GET /agents/"]},
@@ -995,7 +1010,7 @@ def test_auth_required_fails_on_an_open_endpoint(stack: Stack) -> None:
 @pytest.mark.integration
 def test_auth_required_catches_a_well_known_signing_key(stack: Stack, tmp_path: Path) -> None:
     with extra_api(stack, tmp_path, JWT_SECRET_KEY="dev-secret-key-change-in-production") as url:
-        r = run_check(
+        r = run(
             "security.auth_required",
             targets=stack_targets(
                 stack, api={"url": url, "agent_id": stack.agent_id, "timeout": 15}
@@ -1018,7 +1033,7 @@ def test_auth_required_fails_on_server_errors(stack: Stack, tmp_path: Path) -> N
 
     dead = f"postgresql://orchestrator:x@127.0.0.1:{procs.free_port()}/orchestrator"
     with extra_api(stack, tmp_path, DATABASE_URL=dead) as url:
-        r = run_check(
+        r = run(
             "security.auth_required",
             targets=stack_targets(stack, api={"url": url, "timeout": 15}),
             params={"endpoints": ["GET /agents/"]},
@@ -1033,9 +1048,7 @@ def test_auth_required_fails_on_server_errors(stack: Stack, tmp_path: Path) -> N
 @pytest.mark.integration
 def test_jwt_expiry_measures_the_tokens_the_api_issues(stack: Stack, tmp_path: Path) -> None:
     with extra_api(stack, tmp_path, JWT_ACCESS_TOKEN_EXPIRE_MINUTES="720") as url:
-        r = run_check(
-            "security.jwt_expiry", targets={"api": {"url": url, "agent_id": stack.agent_id}}
-        )
+        r = run("security.jwt_expiry", targets={"api": {"url": url, "agent_id": stack.agent_id}})
     assert r.status is Status.FAIL
     assert r.summary == ("the API issues tokens that live 720 minutes, more than the allowed 60")
 
@@ -1043,7 +1056,7 @@ def test_jwt_expiry_measures_the_tokens_the_api_issues(stack: Stack, tmp_path: P
 @pytest.mark.integration
 def test_jwt_expiry_fails_on_a_configured_token_without_expiry(stack: Stack) -> None:
     forever = sec.hs256_token({"sub": stack.agent_id, "iat": int(time.time())}, "k" * 40)
-    r = run_check("security.jwt_expiry", targets={"api": {"url": stack.api_url, "token": forever}})
+    r = run("security.jwt_expiry", targets={"api": {"url": stack.api_url, "token": forever}})
     assert r.status is Status.FAIL
     assert r.summary == "the API issues tokens without an expiry (no exp claim): they never expire"
     assert r.evidence["sources"] == [
