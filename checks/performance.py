@@ -849,14 +849,15 @@ async def container_resources(
     warns: list[str] = []
     measurements: dict[str, float] = {}
     metrics: dict[str, Metric] = {}
+    sampled_twice = second is not first
     for c, s1, s2 in zip(running, first, second, strict=True):
         host = c.attrs.get("HostConfig") or {}
         limit = int(host.get("Memory") or 0)
         used = _memory_used(s2)
-        if s2 is first[running.index(c)] and (s1.get("precpu_stats") or {}).get("cpu_usage"):
-            cpu = _cpu_percent({"cpu_stats": s1["precpu_stats"]}, s1, 1.0)
-        else:
+        if sampled_twice:
             cpu = _cpu_percent(s1, s2, elapsed)
+        else:  # Docker answered with its own previous reading (about 1 s earlier)
+            cpu = _cpu_percent({"cpu_stats": s1.get("precpu_stats") or {}}, s1, 1.0)
         cores = _cpu_limit(host)
         mem_pct = used / limit * 100.0 if used is not None and limit else None
         cpu_of_limit = cpu / cores if cpu is not None and cores else None

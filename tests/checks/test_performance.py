@@ -38,8 +38,6 @@ from golive.testing import run_check
 if TYPE_CHECKING:
     from demo.stack import Stack
 
-pytestmark = pytest.mark.integration
-
 
 def _targets(stack: Stack, api_url: str | None = None) -> dict[str, Any]:
     return {
@@ -123,6 +121,7 @@ def contended_health(stack: Stack, hold: float = 0.35, gap: float = 0.05) -> Ite
         thread.join(10)
 
 
+@pytest.mark.integration
 def test_latency_passes_on_the_healthy_api(stack: Stack) -> None:
     # generous thresholds: the test machine may be busy; the SLA logic is tested below
     sla = {"p95_ms": 1000, "p99_ms": 2000}
@@ -140,6 +139,7 @@ def test_latency_passes_on_the_healthy_api(stack: Stack) -> None:
     assert sum(b["count"] for b in r.evidence["histogram"]) == 60
 
 
+@pytest.mark.integration
 def test_latency_fails_when_the_endpoint_is_slow(stack: Stack) -> None:
     with contended_health(stack):
         r = run_check(
@@ -153,6 +153,7 @@ def test_latency_fails_when_the_endpoint_is_slow(stack: Stack) -> None:
     assert any(b["latency"] in ("200-500 ms", "500-1000 ms") for b in r.evidence["histogram"])
 
 
+@pytest.mark.integration
 def test_latency_fails_on_errors_and_reports_each_endpoint(stack: Stack) -> None:
     r = run_check(
         "performance.api_latency",
@@ -171,6 +172,7 @@ def test_latency_fails_on_errors_and_reports_each_endpoint(stack: Stack) -> None
     assert r.measurements["error_rate"] == 0.5
 
 
+@pytest.mark.integration
 def test_latency_of_an_endpoint_behind_auth(clean_api: Stack) -> None:
     params = {"endpoints": ["/agents/"], "requests": 20, "p95_ms": 5000, "p99_ms": 5000}
     anonymous = run_check("performance.api_latency", targets=_targets(clean_api), params=params)
@@ -185,6 +187,7 @@ def test_latency_of_an_endpoint_behind_auth(clean_api: Stack) -> None:
     assert clean_api.api_token not in json.dumps(signed.evidence)
 
 
+@pytest.mark.integration
 def test_latency_explains_a_rate_limited_endpoint(clean_api: Stack) -> None:
     r = run_check(
         "performance.api_latency",
@@ -196,6 +199,7 @@ def test_latency_explains_a_rate_limited_endpoint(clean_api: Stack) -> None:
     assert any("the rate limiter counts the probe" in p for p in r.evidence["problems"])
 
 
+@pytest.mark.integration
 def test_latency_rejects_nonsense_parameters(stack: Stack) -> None:
     r = run_check("performance.api_latency", targets=_targets(stack), params={"requests": 0})
     assert r.status is Status.ERROR
@@ -206,12 +210,14 @@ def test_latency_rejects_nonsense_parameters(stack: Stack) -> None:
 # task_throughput
 
 
+@pytest.mark.integration
 def test_throughput_skips_without_allow_writes(stack: Stack) -> None:
     r = run_check("performance.task_throughput", targets=_targets(stack))
     assert r.status is Status.SKIP
     assert "--allow-writes" in r.summary
 
 
+@pytest.mark.integration
 def test_throughput_passes_and_cleans_up(clean_api: Stack) -> None:
     r = _throughput(clean_api)
     assert r.status is Status.PASS, r.summary
@@ -224,6 +230,7 @@ def test_throughput_passes_and_cleans_up(clean_api: Stack) -> None:
     assert _probe_tasks(clean_api) == []
 
 
+@pytest.mark.integration
 def test_throughput_follows_the_307_of_tasks_without_slash(clean_api: Stack) -> None:
     r = _throughput(clean_api, tasks=5, tasks_path="/tasks")
     assert r.status is Status.PASS, r.summary
@@ -232,6 +239,7 @@ def test_throughput_follows_the_307_of_tasks_without_slash(clean_api: Stack) -> 
     assert _probe_tasks(clean_api) == []
 
 
+@pytest.mark.integration
 def test_throughput_fails_below_the_required_rate(clean_api: Stack) -> None:
     r = _throughput(clean_api, tasks=5, min_per_minute=1e9)
     assert r.status is Status.FAIL
@@ -239,6 +247,7 @@ def test_throughput_fails_below_the_required_rate(clean_api: Stack) -> None:
     assert _probe_tasks(clean_api) == []
 
 
+@pytest.mark.integration
 def test_throughput_concludes_early_when_nothing_runs(clean_api: Stack) -> None:
     from demo import faults
 
@@ -336,6 +345,7 @@ def misbehaving_api(stack: Stack, **kw: Any) -> Iterator[_MisbehavingApi]:
         srv.server_close()
 
 
+@pytest.mark.integration
 def test_throughput_counts_tasks_stored_despite_a_500(clean_api: Stack) -> None:
     with misbehaving_api(clean_api, fail_every=3) as proxy:
         r = _throughput(clean_api, api_url=proxy.url, tasks=12)
@@ -349,6 +359,7 @@ def test_throughput_counts_tasks_stored_despite_a_500(clean_api: Stack) -> None:
     assert _probe_tasks(clean_api) == []
 
 
+@pytest.mark.integration
 def test_throughput_reports_what_it_could_not_clean_up(clean_api: Stack) -> None:
     with misbehaving_api(clean_api, refuse_removal=True) as proxy:
         r = _throughput(clean_api, api_url=proxy.url, tasks=3)
@@ -367,6 +378,7 @@ def test_throughput_reports_what_it_could_not_clean_up(clean_api: Stack) -> None
         _purge_probe_tasks(clean_api)
 
 
+@pytest.mark.integration
 def test_throughput_errors_without_credentials(stack: Stack) -> None:
     targets = _targets(stack)
     targets["api"] = {"url": stack.api_url}
@@ -411,6 +423,7 @@ def filled_container(stack: Stack, limit: str = "16m", fill_mib: int = 14) -> It
         containers.podman(stack, "rm", "--force", "--time", "0", name, check=False)
 
 
+@pytest.mark.integration
 def test_resources_pass_when_every_container_is_limited(stack_containers: Stack) -> None:
     limited = ["api", "postgres", "redis", "scheduler", "worker"]
     r = run_check(
@@ -428,6 +441,7 @@ def test_resources_pass_when_every_container_is_limited(stack_containers: Stack)
     assert r.measurements[f"{api}:memory_mib"] > 0
 
 
+@pytest.mark.integration
 def test_resources_warn_about_a_container_without_limit(stack_containers: Stack) -> None:
     from demo import faults
 
@@ -441,6 +455,7 @@ def test_resources_warn_about_a_container_without_limit(stack_containers: Stack)
     assert r.summary == f"no memory limit on {name}"
 
 
+@pytest.mark.integration
 def test_resources_warn_and_fail_near_the_memory_limit(stack_containers: Stack) -> None:
     with filled_container(stack_containers) as name:
         warn = run_check(
@@ -461,6 +476,7 @@ def test_resources_warn_and_fail_near_the_memory_limit(stack_containers: Stack) 
     assert fail.summary.startswith(f"{name} uses ")
 
 
+@pytest.mark.integration
 def test_resources_error_when_no_container_matches(stack_containers: Stack) -> None:
     r = run_check(
         "performance.container_resources",
@@ -470,6 +486,7 @@ def test_resources_error_when_no_container_matches(stack_containers: Stack) -> N
     assert r.summary == "no running container found for compose project 'nope'"
 
 
+@pytest.mark.integration
 def test_load_checks_take_turns(clean_api: Stack) -> None:
     """In one run, the task probe waits until the latency probe has finished."""
     from golive.engine import Options
@@ -502,3 +519,35 @@ def test_load_checks_take_turns(clean_api: Stack) -> None:
     assert tasks.status is Status.PASS, tasks.summary
     assert "overlap" not in latency.evidence and "overlap" not in tasks.evidence
     assert tasks.evidence["waited_for_other_load_s"] >= 1
+
+
+def test_docker_stats_arithmetic() -> None:
+    """Memory as `docker stats` shows it, CPU from two readings, CPU limits from HostConfig."""
+    from checks.performance import _cpu_limit, _cpu_percent, _memory_used
+
+    v1 = {"memory_stats": {"usage": 300 * 2**20, "stats": {"total_inactive_file": 100 * 2**20}}}
+    v2 = {"memory_stats": {"usage": 300 * 2**20, "stats": {"inactive_file": 50 * 2**20}}}
+    assert _memory_used(v1) == 200 * 2**20 and _memory_used(v2) == 250 * 2**20
+    assert _memory_used({"memory_stats": {}}) is None
+    first = {
+        "cpu_stats": {
+            "cpu_usage": {"total_usage": 1_000_000_000},
+            "system_cpu_usage": 10_000_000_000,
+            "online_cpus": 2,
+        }
+    }
+    second = {
+        "cpu_stats": {
+            "cpu_usage": {"total_usage": 1_500_000_000},
+            "system_cpu_usage": 12_000_000_000,
+            "online_cpus": 2,
+        }
+    }
+    assert _cpu_percent(first, second, 1.0) == pytest.approx(50.0)  # 0.5 s of 1 s on 2 cpus
+    no_system = {"cpu_stats": {"cpu_usage": {"total_usage": 1_250_000_000}}}
+    assert _cpu_percent({"cpu_stats": {"cpu_usage": {"total_usage": 10**9}}}, no_system, 0.5) == (
+        pytest.approx(50.0)
+    )
+    assert _cpu_limit({"NanoCpus": 1_500_000_000}) == 1.5
+    assert _cpu_limit({"CpuQuota": 50_000, "CpuPeriod": 100_000}) == 0.5
+    assert _cpu_limit({}) is None

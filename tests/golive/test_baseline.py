@@ -166,31 +166,38 @@ def test_mismatched_configuration_is_refused(server: _Server, tmp_path: Path) ->
 def test_another_api_target_is_refused(server: _Server, tmp_path: Path) -> None:
     _, _, _, path = _baseline(server, tmp_path)
     cfg = load_dict({"targets": {"api": {"url": "http://127.0.0.1:9"}}}, directory=str(tmp_path))
-    with pytest.raises(BaselineError, match=re.escape("this configuration targets http://127.0.0.1:9")):
+    with pytest.raises(
+        BaselineError, match=re.escape("this configuration targets http://127.0.0.1:9")
+    ):
         load_baseline(path, cfg)
 
 
 def test_run_with_baseline_compares_and_catches_a_real_regression(
     server: _Server, tmp_path: Path
 ) -> None:
-    cfg, _, _, path = _baseline(server, tmp_path)
+    # answers take 50 ms, so that a busy test machine adds little in relative terms; the SLA
+    # is out of the way, so that only the comparison can fail the check
+    server.delay = 0.05
+    cfg = _config(server, tmp_path, p95_ms=5000, p99_ms=5000)
+    run = run_config(cfg)
+    path = str(tmp_path / "baseline.json")
+    save(build(run, resolve(cfg, build_registry())), path)
     doc = load_baseline(path, cfg)
     same = run_config(cfg, options=Options(baseline=doc, baseline_path=path)).results[0]
-    assert same.status is Status.PASS, same.summary
-    assert "no regression against the baseline of" in same.summary
     rows = {r["measurement"]: r for r in same.evidence["baseline_comparison"]}
-    assert rows["p95_ms"]["verdict"] == "ok"
+    assert same.status in (Status.PASS, Status.WARN), same.summary
+    assert rows["p50_ms"]["verdict"] in ("ok", "WARN")
+    assert "baseline of" in same.summary
     assert same.evidence["baseline"]["file"] == path
 
-    server.delay = 0.03  # every answer now takes 30 ms more: still within the 200 ms SLA
+    server.delay = 0.15  # every answer now takes three times as long
     slow = run_config(cfg, options=Options(baseline=doc, baseline_path=path)).results[0]
     assert slow.status is Status.FAIL, slow.summary
     assert "worse than the baseline of" in slow.summary and "p50_ms" in slow.summary
-    assert slow.measurements["p95_ms"] < 200  # the SLA alone would have passed
     rows = {r["measurement"]: r for r in slow.evidence["baseline_comparison"]}
     assert rows["p50_ms"]["verdict"] == "FAIL"
     assert rows["p50_ms"]["note"].startswith("significant (Mann-Whitney p=")
-    assert rows["rps"]["verdict"] in ("WARN", "FAIL")  # fewer requests per second
+    assert rows["rps"]["verdict"] == "FAIL"  # a third of the requests per second
     (mw,) = slow.evidence["mann_whitney"]
     assert mw["samples"] == "/health" and mw["slower"] is True and mw["p_value"] < 0.01
 
