@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from golive.models import Finding, Outcome, Severity, Status
 
@@ -44,6 +44,7 @@ __all__ = [
     "CheckFunc",
     "CheckSpec",
     "Context",
+    "Isolation",
     "Finding",
     "Outcome",
     "RunSettings",
@@ -68,6 +69,11 @@ TARGET_KINDS = (
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 CheckFunc = Callable[..., Awaitable[Outcome]]
+
+#: How a check shares the run: `shared` checks run concurrently; `exclusive` ones run one
+#: at a time after them with nothing else running (load tests); `final` ones run alone at
+#: the very end (checks that disturb the target afterwards, e.g. exhausting a rate limit).
+Isolation = Literal["shared", "exclusive", "final"]
 F = TypeVar("F", bound=CheckFunc)
 
 
@@ -84,6 +90,7 @@ class CheckSpec:
     remediation: str = ""
     tags: tuple[str, ...] = ()
     generic: bool = False  # a generic kind, used from YAML with `uses: <name>`
+    isolation: Isolation = "shared"
     source: str = ""  # module:function, for error messages and `golive explain`
 
     @property
@@ -116,12 +123,15 @@ def check(
     tags: tuple[str, ...] = (),
     section: str | None = None,
     generic: bool = False,
+    isolation: Isolation = "shared",
 ) -> Callable[[F], F]:
     """Declare an async function as a check; attaches a :class:`CheckSpec` and nothing else."""
     if not _ID.match(id):
         raise ValueError(f"check id {id!r} must look like 'section.name' (lower case)")
     if section is not None and id.split(".", 1)[0] != section:
         raise ValueError(f"check id {id!r} is not in section {section!r}")
+    if isolation not in ("shared", "exclusive", "final"):
+        raise ValueError(f"check {id!r}: isolation must be 'shared', 'exclusive' or 'final'")
     unknown = [n for n in needs if n not in TARGET_KINDS]
     if unknown:
         raise ValueError(f"check {id!r} needs unknown target kind(s): {', '.join(unknown)}")
@@ -141,6 +151,7 @@ def check(
             remediation=remediation,
             tags=tuple(tags),
             generic=generic,
+            isolation=isolation,
             source=f"{func.__module__}:{func.__qualname__}",
         )
         func.__golive_check__ = spec  # type: ignore[attr-defined]

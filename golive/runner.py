@@ -48,21 +48,37 @@ class Runner:
     today: date | None = None  # for waiver expiry; None means the real date
 
     async def run(self, planned: list[Planned]) -> list[CheckResult]:
-        """Run every planned check; results come back in plan order."""
+        """Run every planned check; results come back in plan order.
+
+        Shared checks run concurrently first; then `exclusive` checks, one at a time with
+        nothing else running (load tests, whose figures concurrent checks would skew);
+        then `final` ones (checks that disturb the target for a while, e.g. exhausting a
+        rate limit), also alone.
+        """
         loop = asyncio.get_running_loop()
         self._deadline_at = loop.time() + self.deadline
         self._sem = asyncio.Semaphore(self.concurrency)
-        tasks = [asyncio.ensure_future(self._one(p)) for p in planned]
+        tasks: list[asyncio.Future[CheckResult]] = []
         stopper = asyncio.ensure_future(self._cancel_on_stop(tasks))
+        by_index: dict[int, CheckResult] = {}
         try:
-            results = await asyncio.gather(*tasks)
+            shared = [(i, p) for i, p in enumerate(planned) if p.spec.isolation == "shared"]
+            tasks.extend(asyncio.ensure_future(self._one(p)) for _, p in shared)
+            for (i, _), result in zip(shared, await asyncio.gather(*tasks), strict=True):
+                by_index[i] = result
+            for phase in ("exclusive", "final"):
+                for i, p in enumerate(planned):
+                    if p.spec.isolation == phase:
+                        task = asyncio.ensure_future(self._one(p))
+                        tasks.append(task)
+                        by_index[i] = await task
         finally:
             stopper.cancel()
-        return list(results)
+        return [by_index[i] for i in range(len(planned))]
 
     async def _cancel_on_stop(self, tasks: Sequence[asyncio.Future[CheckResult]]) -> None:
         await self.stop.wait()
-        for t in tasks:
+        for t in list(tasks):
             t.cancel()
 
     async def _one(self, p: Planned) -> CheckResult:
@@ -78,6 +94,14 @@ class Runner:
             if p.spec.writes and not self.settings.allow_writes:
                 reason = "changes the target; run with --allow-writes to include it"
                 return self._result(p, Outcome.skip(reason), t0, started)
+            # probed before taking a slot: checks waiting for a silent target's probe must
+            # not hold the slots that checks of the other targets need
+            for kind in p.spec.needs:
+                reason = await self._probe(kind)
+                if reason is not None:
+                    configured = self.targets.configured(kind)
+                    text = f"{kind} unreachable: {reason}" if configured else reason
+                    return self._result(p, Outcome.skip(text), t0, started, incomplete=configured)
             async with self._sem:
                 remaining = self._remaining()
                 if self.stop.is_set():
@@ -87,14 +111,6 @@ class Runner:
                 if remaining <= 0:
                     reason = f"global deadline of {self.deadline:g}s reached before it ran"
                     return self._result(p, Outcome.skip(reason), t0, started, incomplete=True)
-                for kind in p.spec.needs:
-                    reason = await self._probe(kind)
-                    if reason is not None:
-                        configured = self.targets.configured(kind)
-                        text = f"{kind} unreachable: {reason}" if configured else reason
-                        return self._result(
-                            p, Outcome.skip(text), t0, started, incomplete=configured
-                        )
                 timeout = min(p.timeout, self._remaining())
                 if timeout <= 0:
                     reason = f"global deadline of {self.deadline:g}s reached before it ran"
@@ -112,7 +128,7 @@ class Runner:
                         if timeout < p.timeout
                         else f"its {p.timeout:g}s timeout"
                     )
-                    msg = f"did not finish within {timeout:g}s ({limit})"
+                    msg = f"did not finish within {round(timeout, 1):g}s ({limit})"
                     return self._result(
                         p, Outcome.error(msg, evidence=ctx.evidence), t0, started, incomplete=True
                     )

@@ -157,3 +157,50 @@ def test_concurrency_limit_is_honoured(tmp_path: Path, limit: int) -> None:
     )
     run = run_config(cfg)
     assert max(r.measurements["peak"] for r in run.results) == limit
+
+
+def test_exclusive_checks_run_alone_and_final_ones_last(tmp_path: Path) -> None:
+    plugin = tmp_path / "phases.py"
+    plugin.write_text(
+        "import asyncio\n"
+        "from golive.api import Context, Outcome, check\n"
+        "STATE = {'running': 0, 'order': []}\n"
+        "async def body(name, seconds):\n"
+        "    seen = STATE['running']\n"
+        "    STATE['running'] += 1\n"
+        "    STATE['order'].append(name)\n"
+        "    await asyncio.sleep(seconds)\n"
+        "    STATE['running'] -= 1\n"
+        "    return Outcome.passed(name, evidence={'others_running': seen, 'position': STATE['order'].index(name)})\n"
+        "@check(id='ph.burst', title='t', isolation='final')\n"
+        "async def burst(ctx: Context) -> Outcome:\n"
+        "    return await body('burst', 0.05)\n"
+        "@check(id='ph.load', title='t', isolation='exclusive')\n"
+        "async def load(ctx: Context) -> Outcome:\n"
+        "    return await body('load', 0.05)\n"
+        "@check(id='ph.a', title='t')\n"
+        "async def a(ctx: Context) -> Outcome:\n"
+        "    return await body('a', 0.2)\n"
+        "@check(id='ph.b', title='t')\n"
+        "async def b(ctx: Context) -> Outcome:\n"
+        "    return await body('b', 0.2)\n"
+    )
+    cfg = load_dict(
+        {
+            "plugin_paths": [str(plugin)],
+            "sections": {"ph": {"checks": [{"id": f"ph.{n}"} for n in ("burst", "load", "a", "b")]}},
+        }
+    )
+    run = run_config(cfg)
+    by_id = {r.id: r for r in run.results}
+    assert [r.id for r in run.results] == ["ph.burst", "ph.load", "ph.a", "ph.b"]  # plan order
+    assert by_id["ph.load"].evidence == {"others_running": 0, "position": 2}
+    assert by_id["ph.burst"].evidence == {"others_running": 0, "position": 3}
+    assert {by_id["ph.a"].evidence["position"], by_id["ph.b"].evidence["position"]} == {0, 1}
+
+
+def test_isolation_value_is_validated() -> None:
+    from golive.api import check
+
+    with pytest.raises(ValueError, match="isolation must be"):
+        check(id="x.y", title="t", isolation="alone")  # type: ignore[arg-type]
