@@ -479,6 +479,8 @@ async def _configured_limit(
     "shared through Redis, proxy forwarding the real client address) and check that the "
     "probed path is not exempt.",
     tags=("rate-limit",),
+    # the burst throttles golive's own address for up to a minute: run it alone, last
+    isolation="final",
 )
 async def rate_limit_enforced(
     ctx: Context,
