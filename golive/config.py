@@ -748,3 +748,15 @@ def did_you_mean(word: str, choices: list[str]) -> str:
 
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def did_you_mean_id(check_id: str, known: list[str]) -> str:
+    """Did-you-mean for check ids: compares names within the same section first."""
+    import difflib
+
+    section, _, name = check_id.partition(".")
+    same = {k.partition(".")[2]: k for k in known if k.partition(".")[0] == section}
+    if same:
+        close = difflib.get_close_matches(name, list(same), n=1, cutoff=0.6)
+        return f" (did you mean {same[close[0]]!r}?)" if close else ""
+    return did_you_mean(check_id, known)

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from golive.api import CheckSpec
-from golive.config import CheckEntry, Config, WaiverConfig, did_you_mean, sorted_problems
+from golive.config import (
+    CheckEntry,
+    Config,
+    WaiverConfig,
+    did_you_mean,
+    did_you_mean_id,
+    sorted_problems,
+)
 from golive.errors import ConfigError, Problem, UsageError
 from golive.models import Severity
 from golive.registry import SECTION_ORDER, Registry, validate_params
@@ -81,7 +88,7 @@ def _resolve_entry(
         found = registry.get(entry.id)
         if found is None:
             msg = f"unknown check id {entry.id!r}"
-            msg += did_you_mean(entry.id, list(registry.checks))
+            msg += did_you_mean_id(entry.id, list(registry.checks))
             problems.append(config.problem((*base, "id"), msg))
             return None
         spec = found
@@ -157,7 +164,7 @@ def _select_checks(
             ]
         if not hits:
             known = list(dict.fromkeys([*by_id, *registry.checks]))
-            raise UsageError(f"no check matches {pat!r}{did_you_mean(pat, known)}")
+            raise UsageError(f"no check matches {pat!r}{did_you_mean_id(pat, known)}")
         for h in hits:
             chosen.setdefault(h.id, h)
     return [p for p in planned if p.id in chosen] + [p for i, p in chosen.items() if i not in by_id]

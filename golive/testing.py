@@ -35,8 +35,12 @@ def write_config(data: Mapping[str, Any], directory: str | None = None) -> str:
 def load_dict(
     data: Mapping[str, Any], directory: str | None = None, env: dict[str, str] | None = None
 ) -> Config:
-    """Load a config dict through the real loader."""
-    return load_config([write_config(data, directory)], env=env or {})
+    """Load a config dict through the real loader (the temporary file is removed)."""
+    path = write_config(data, directory)
+    try:
+        return load_config([path], env=env or {})
+    finally:
+        os.unlink(path)
 
 
 def run_config(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -154,7 +155,9 @@ def test_pipes_get_no_colour_codes(tmp_path: Path) -> None:
     proc = golive("run", "-c", path)
     assert "\x1b[" not in proc.stdout + proc.stderr
     forced = golive("run", "-c", path, env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
-    assert "\x1b[3" not in forced.stdout  # NO_COLOR wins: no colour escape codes
+    colour = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-8]|9[0-7])[;m]")
+    assert "\x1b[" in forced.stdout  # styles (bold) are still allowed on a forced terminal
+    assert not colour.search(forced.stdout)  # NO_COLOR wins: no colour escape codes
 
 
 def test_list_json_and_explain() -> None:

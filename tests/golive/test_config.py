@@ -266,7 +266,7 @@ def test_unknown_check_id_and_kind(tmp_path: Path) -> None:
           operations:
             checks:
               - {id: operations.x, uses: prot, title: X}
-              - {id: operations.y}
+              - {id: operations.zzqx}
         """,
     )
     found = problems([path])
@@ -275,7 +275,7 @@ def test_unknown_check_id_and_kind(tmp_path: Path) -> None:
     )
     assert (
         found[1]
-        == f"{path}:6:10: sections.operations.checks[1].id: unknown check id 'operations.y'"
+        == f"{path}:6:10: sections.operations.checks[1].id: unknown check id 'operations.zzqx'"
     )
 
 
