@@ -168,6 +168,7 @@ def _on_sigterm(stop: Any) -> Any:
 
 def _print_result(result: CycleResult, as_json: bool, redactor: Redactor) -> None:
     import json
+    from dataclasses import asdict
 
     ev = result.evaluation
     if as_json:
@@ -176,10 +177,7 @@ def _print_result(result: CycleResult, as_json: bool, redactor: Redactor) -> Non
             "previous": result.previous,
             "decided": result.decided,
             "sample": result.sample.to_json() if result.sample else None,
-            "notifications": [
-                vars(d) if not hasattr(d, "__dataclass_fields__") else _dc(d)
-                for d in result.deliveries
-            ],
+            "notifications": [asdict(d) for d in result.deliveries],
             "rollback": dict(result.rollback) if result.rollback else None,
             "messages": list(result.messages),
         }
@@ -208,12 +206,6 @@ def _print_result(result: CycleResult, as_json: bool, redactor: Redactor) -> Non
         lines.append(f"  rollback command exited {result.rollback.get('exit_code')}")
     lines += [f"  {m}" for m in result.messages]
     typer.echo(redactor.redact("\n".join(lines)))
-
-
-def _dc(obj: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(obj)
 
 
 @app.command()
