@@ -3,15 +3,22 @@
 The CLI, `golive baseline save` and `golive monitor` all execute checks through `execute`.
 Signals (SIGINT, SIGTERM) set the runner's stop event: running checks are cancelled, the
 results so far are kept, and the run is marked interrupted.
+
+Blocking SDK calls (`asyncio.to_thread`: Docker, prometheus-api-client, file reads) run in
+daemon threads that nobody waits for once the run is over: a call stuck on a silent target
+lasts until its own socket timeout, and with asyncio's standard pool `asyncio.run` and the
+interpreter's exit would wait for it, so golive would outlive its deadline by that much.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -65,7 +72,41 @@ def execute(
     events: Events | None = None,
 ) -> Run:
     """Run the planned checks and return the complete run (interrupted or not)."""
-    return asyncio.run(execute_async(config, planned, options, redactor, events))
+
+    async def main() -> Run:
+        asyncio.get_running_loop().set_default_executor(AbandoningExecutor())
+        return await execute_async(config, planned, options, redactor, events)
+
+    return asyncio.run(main())
+
+
+class AbandoningExecutor(ThreadPoolExecutor):
+    """Runs each blocking call in its own daemon thread; shutting down never waits for one.
+
+    A ThreadPoolExecutor only because asyncio's `set_default_executor` requires one; none of
+    the pool machinery is used. A call still running at shutdown is abandoned (it ends with
+    its own timeout, or with the process).
+    """
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Start `fn(*args, **kwargs)` in a new daemon thread."""
+        future: Future[Any] = Future()
+
+        def work() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        threading.Thread(target=work, name="golive-blocking-call", daemon=True).start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Return at once: threads still blocked on a dead target are left to die."""
 
 
 async def execute_async(

@@ -1,13 +1,16 @@
 """The container engine, through the Docker SDK (podman's compatible socket works too).
 
 The SDK is synchronous: every call runs in a worker thread with the client's own socket
-timeout, so a hung engine cannot outlive a check's timeout by much.
+timeout, so a hung engine cannot outlive a check's timeout by much. Building the client
+talks to the engine too (it asks for the API version), so it is built in a worker thread
+as well: on the event loop, a silent engine would freeze every check of the run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,17 +33,19 @@ class DockerTarget:
             cfg.base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         )
         self._client: Any = None
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
-        """The docker.DockerClient (built on first use)."""
-        if self._client is None:
-            import docker
+        """The docker.DockerClient (built on first use; blocking: use it inside `call`)."""
+        with self._lock:
+            if self._client is None:
+                import docker
 
-            self._client = docker.DockerClient(
-                base_url=self.base_url, timeout=int(max(1, self.cfg.timeout))
-            )
-        return self._client
+                self._client = docker.DockerClient(
+                    base_url=self.base_url, timeout=int(max(1, self.cfg.timeout))
+                )
+            return self._client
 
     async def call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """Run a blocking SDK call in a thread."""
@@ -92,12 +97,17 @@ class DockerTarget:
             return f"container engine socket not found at {self.base_url}"
         if "Connection refused" in text:
             return f"container engine at {self.base_url} refused the connection"
+        if "timed out" in text.lower():
+            return (
+                f"container engine at {self.base_url} accepted the connection but did not "
+                f"answer within {self.cfg.timeout:g}s"
+            )
         return f"container engine at {self.base_url}: {text or type(exc).__name__}"
 
     async def probe(self) -> str | None:
         """None when the engine answers a ping."""
         try:
-            await self.call(self.client.ping)
+            await self.call(lambda: self.client.ping())
         except Exception as exc:
             self._client = None
             return self.describe(exc)
