@@ -188,7 +188,9 @@ def test_exclusive_checks_run_alone_and_final_ones_last(tmp_path: Path) -> None:
     cfg = load_dict(
         {
             "plugin_paths": [str(plugin)],
-            "sections": {"ph": {"checks": [{"id": f"ph.{n}"} for n in ("burst", "load", "a", "b")]}},
+            "sections": {
+                "ph": {"checks": [{"id": f"ph.{n}"} for n in ("burst", "load", "a", "b")]}
+            },
         }
     )
     run = run_config(cfg)
@@ -204,3 +206,37 @@ def test_isolation_value_is_validated() -> None:
 
     with pytest.raises(ValueError, match="isolation must be"):
         check(id="x.y", title="t", isolation="alone")  # type: ignore[arg-type]
+
+
+def test_waiting_for_a_silent_target_holds_no_concurrency_slot() -> None:
+    """A check waiting for the probe of a target that never answers keeps no slot: with
+    one slot, the check that needs nothing still runs while the probe waits."""
+    import socket
+
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes handshakes; nothing ever answers
+    port = silent.getsockname()[1]
+    try:
+        cfg = lab(
+            [{"id": "lab.db"}, {"id": "lab.sleepy", "params": {"seconds": 0}}],
+            targets={
+                "database": {
+                    "dsn": f"postgresql://golive@127.0.0.1:{port}/x",
+                    "connect_timeout": 60,
+                }
+            },
+            defaults={"deadline": 2, "concurrency": 1},
+        )
+        t0 = time.monotonic()
+        run = run_config(cfg)
+        elapsed = time.monotonic() - t0
+    finally:
+        silent.close()
+    by_id = {r.id: r for r in run.results}
+    assert by_id["lab.sleepy"].status is Status.PASS, by_id["lab.sleepy"].summary
+    assert by_id["lab.db"].status is Status.SKIP
+    assert by_id["lab.db"].summary.startswith(
+        "database unreachable: no answer within the remaining"
+    )
+    assert elapsed < 4
