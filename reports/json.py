@@ -14,7 +14,8 @@ from golive.models import SCHEMA_VERSION, Run
 
 def to_dict(run: Run) -> dict[str, Any]:
     """The run as plain JSON-ready data."""
-    return _plain(dataclasses.asdict(run))
+    data: dict[str, Any] = _plain(dataclasses.asdict(run))
+    return data
 
 
 def _plain(value: Any) -> Any:
