@@ -139,6 +139,10 @@ def _bad(path: str, why: str) -> BaselineError:
     return BaselineError(f"baseline {path} is corrupt: {why}")
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _validate(doc: Any, path: str) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         return_kind = doc.get("kind") if isinstance(doc, dict) else type(doc).__name__
@@ -167,18 +171,19 @@ def _validate(doc: Any, path: str) -> dict[str, Any]:
         if not isinstance(entry, dict):
             raise _bad(path, f"{where} is not an object")
         meas, samples = entry.get("measurements"), entry.get("samples", {})
-        if not isinstance(meas, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in meas.values()
-        ):
-            raise _bad(path, f"{where}.measurements must map names to numbers")
+        if not isinstance(meas, dict) or not all(_is_number(v) for v in meas.values()):
+            raise _bad(path, f"{where}.measurements must map names to finite numbers")
         if not isinstance(samples, dict) or not all(
-            isinstance(v, list) and all(isinstance(x, (int, float)) for x in v)
-            for v in samples.values()
+            isinstance(v, list) and all(_is_number(x) for x in v) for v in samples.values()
         ):
-            raise _bad(path, f"{where}.samples must map names to lists of numbers")
+            raise _bad(path, f"{where}.samples must map names to lists of finite numbers")
         if not isinstance(entry.get("params", {}), dict):
             raise _bad(path, f"{where}.params is not an object")
-    if doc.get("digest") != _digest(checks):
+    try:
+        digest = _digest(checks)
+    except ValueError:  # NaN or Infinity somewhere (JSON allows neither)
+        raise _bad(path, "it holds a number that is not finite (NaN or Infinity)") from None
+    if doc.get("digest") != digest:
         raise _bad(path, "its measurements do not match its digest (edited or truncated)")
     return doc
 

@@ -149,16 +149,20 @@ async def measure(
     every = max(1, requests // 100)
     started: list[float] = []
 
-    async def one(transport: httpx.AsyncHTTPTransport, request: httpx.Request) -> int | str:
+    async def one(
+        transport: httpx.AsyncHTTPTransport, request: httpx.Request
+    ) -> tuple[int | str, float]:
+        """(status or failure reason, when the whole answer was in)."""
         try:
             resp = await transport.handle_async_request(request)
             try:
                 await resp.aread()
+                done_at = time.perf_counter()  # before handing the connection back
             finally:
                 await resp.aclose()
         except (httpx.HTTPError, OSError) as exc:
-            return service.describe(exc)
-        return resp.status_code
+            return service.describe(exc), time.perf_counter()
+        return resp.status_code, done_at
 
     async def worker(transport: httpx.AsyncHTTPTransport) -> None:
         request = httpx.Request("GET", url, headers=sent, extensions={"timeout": timeout})
@@ -175,8 +179,8 @@ async def measure(
                 return
             state["next"] += 1
             t0 = time.perf_counter()
-            outcome = await one(transport, request)
-            elapsed = (time.perf_counter() - t0) * 1000.0
+            outcome, done_at = await one(transport, request)
+            elapsed = (done_at - t0) * 1000.0
             if isinstance(outcome, int):
                 result.latencies_ms.append(elapsed)
                 result.statuses[outcome] += 1

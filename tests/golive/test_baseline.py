@@ -9,6 +9,7 @@ with seeded synthetic latency samples.
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import threading
@@ -134,8 +135,24 @@ def _edit(path: str, change: Any) -> None:
             lambda p: _edit(
                 p, lambda d: d["checks"]["performance.api_latency"].update(samples={"x": ["a"]})
             ),
-            "samples must map names to lists of numbers",
+            "samples must map names to lists of finite numbers",
         ),
+        (
+            lambda p: _edit(
+                p,
+                lambda d: d["checks"]["performance.api_latency"]["measurements"].update(
+                    p50_ms=math.nan
+                ),
+            ),
+            "measurements must map names to finite numbers",
+        ),
+        (
+            lambda p: _edit(
+                p, lambda d: d["checks"]["performance.api_latency"]["params"].update(x=math.inf)
+            ),
+            "holds a number that is not finite",
+        ),
+        (lambda p: Path(p).write_bytes(b"\xff\xfe{"), "cannot read baseline file"),
     ],
 )
 def test_unusable_files_raise_baseline_error(
