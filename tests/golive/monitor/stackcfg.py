@@ -6,9 +6,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from golive.config import Config
+from golive.config import Config, load_config
 from golive.redact import Redactor
-from golive.testing import load_dict
+from golive.testing import write_config
 
 
 def stack_targets(stack: Any) -> dict[str, Any]:
@@ -53,7 +53,8 @@ def short_windows(
             **monitor,
         },
     }
-    return load_dict(data, directory=str(tmp_path))
+    # kept on disk (in tmp_path): `golive monitor -c FILE` processes read it too
+    return load_config([write_config(data, str(tmp_path))], env={})
 
 
 def redactor_for(cfg: Config) -> Redactor:
