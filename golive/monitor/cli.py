@@ -69,6 +69,18 @@ def _setup(config: list[str] | None, env_file: list[str] | None) -> tuple[Config
     return cfg, redactor
 
 
+def _inherit(
+    ctx: typer.Context, config: list[str] | None, env_file: list[str] | None, history: str | None
+) -> tuple[list[str] | None, list[str] | None, str | None]:
+    """Options given before the sub-command fill in those not given after it."""
+    given = ctx.obj if isinstance(ctx.obj, dict) else {}
+    return (
+        config or given.get("config"),
+        env_file or given.get("env_file"),
+        history or given.get("history"),
+    )
+
+
 def _duration(option: str, value: str | None) -> float | None:
     from golive.config import parse_duration
     from golive.errors import UsageError
@@ -110,6 +122,8 @@ def sample(
 ) -> None:
     """Take one sample and decide (for cron), or loop with --every 1h --for 24h."""
     if ctx.invoked_subcommand is not None:
+        # `golive monitor -c FILE status` means the same as `golive monitor status -c FILE`
+        ctx.obj = {"config": config, "env_file": env_file, "history": history}
         return
     from golive.cli import fatal_errors
 
@@ -210,6 +224,7 @@ def _print_result(result: CycleResult, as_json: bool, redactor: Redactor) -> Non
 
 @app.command()
 def status(
+    ctx: typer.Context,
     config: ConfigOpt = None,
     env_file: EnvFileOpt = None,
     history: HistoryOpt = None,
@@ -221,6 +236,7 @@ def status(
     """Print the current verdict (evaluated now) and the latest samples; exit with its code."""
     from golive.cli import fatal_errors
 
+    config, env_file, history = _inherit(ctx, config, env_file, history)
     with fatal_errors():
         code = _status(config, env_file, history, last, as_json)
     raise typer.Exit(code)
@@ -318,6 +334,7 @@ def _status(
 
 @app.command()
 def report(
+    ctx: typer.Context,
     output: Annotated[
         str, typer.Option("--output", "-o", help="Where to write the HTML timeline.")
     ],
@@ -328,6 +345,7 @@ def report(
     """Write the HTML timeline (latency, error rate, tasks/h, alerts) with the criteria drawn."""
     from golive.cli import fatal_errors
 
+    config, env_file, history = _inherit(ctx, config, env_file, history)
     with fatal_errors():
         import time
 
@@ -368,6 +386,7 @@ def report(
 
 @app.command()
 def trigger(
+    ctx: typer.Context,
     reason: Annotated[
         str, typer.Option("--reason", "-r", help="Why (shown in notifications and the report).")
     ],
@@ -381,6 +400,7 @@ def trigger(
     """Record a manual rollback trigger (e.g. a confirmed security breach); decide and notify."""
     from golive.cli import fatal_errors
 
+    config, env_file, history = _inherit(ctx, config, env_file, history)
     with fatal_errors():
         from golive.errors import UsageError
         from golive.monitor.cycle import record_trigger
@@ -395,6 +415,7 @@ def trigger(
 
 @app.command("install-cron")
 def install_cron(
+    ctx: typer.Context,
     every: Annotated[
         str | None,
         typer.Option(
@@ -415,6 +436,7 @@ def install_cron(
     """Add, update or remove this configuration's crontab entry (idempotent)."""
     from golive.cli import fatal_errors
 
+    config, env_file, _ = _inherit(ctx, config, env_file, None)
     with fatal_errors():
         _install_cron(every, remove, config, env_file, log, dry_run)
 

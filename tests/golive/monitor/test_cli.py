@@ -203,3 +203,11 @@ def test_install_cron_dry_run_changes_nothing(crontab: None, config: str) -> Non
     assert result.exit_code == 0
     assert result.output.startswith("# nothing else\n*/30 * * * * cd ")
     assert cron.read() == "# nothing else\n"
+
+
+def test_options_before_the_subcommand_apply_to_it(config: str, tmp_path: Path) -> None:
+    cli("monitor", "-c", config)
+    result = cli("monitor", "-c", config, "status")
+    assert result.exit_code == 10 and "1 samples in" in result.output
+    other = tmp_path / "elsewhere.sqlite"
+    assert cli("monitor", "-c", config, "--history", str(other), "status").exit_code == 3

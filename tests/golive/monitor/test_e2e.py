@@ -168,3 +168,17 @@ def test_outage_rollback_recovery_success(
         assert h.integrity() == "ok"
     assert changes[0] == "WATCHING" and "ROLLBACK" in changes and changes[-1] == "SUCCESS"
     assert failed == []
+
+
+def test_performance_degradation_against_the_baseline(stack: Any, tmp_path: Path) -> None:
+    """A baseline far faster than the stack really is: p95 stays > 50 % above it -> ROLLBACK."""
+    cfg = short_windows(stack, tmp_path, baseline={"latency_ms": 0.01})
+    seen: list[CycleResult] = []
+    result = until(cfg, {Verdict.ROLLBACK}, 60, seen)
+    assert result.evaluation.reasons[0].startswith(
+        "p95 latency has been more than 50% above the baseline for "
+    )
+    assert result.sample is not None and result.sample.perf_ratio is not None
+    assert result.sample.perf_ratio > 1.5
+    assert result.sample.api_ok is True  # nothing else is wrong
+    assert len(seen) >= 2  # never from one sample: the window is 3 s
