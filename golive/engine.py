@@ -75,9 +75,37 @@ def execute(
 
     async def main() -> Run:
         asyncio.get_running_loop().set_default_executor(AbandoningExecutor())
-        return await execute_async(config, planned, options, redactor, events)
+        try:
+            return await execute_async(config, planned, options, redactor, events)
+        finally:
+            await close_stray_subprocesses()
 
     return asyncio.run(main())
+
+
+async def close_stray_subprocesses(wait: float = 1.0) -> int:
+    """Kill the programs that checks started and left running, and close their transports.
+
+    A check (often a plugin) that runs a program with asyncio and does not handle its own
+    cancellation leaves the program running when its timeout or Ctrl-C cancels it, and its
+    transport is then closed by the garbage collector after the event loop, which prints
+    "Event loop is closed". Nothing may outlive the run: while the loop still runs, every
+    subprocess transport still open is closed (which kills a live child) and the children
+    are reaped for up to `wait` seconds. Returns how many were closed.
+    """
+    import gc
+    from asyncio.base_subprocess import BaseSubprocessTransport
+
+    stray = [
+        o for o in gc.get_objects() if isinstance(o, BaseSubprocessTransport) and not o.is_closing()
+    ]
+    for transport in stray:
+        transport.close()
+    for _ in range(max(1, int(wait / 0.01))):
+        if all(t.get_returncode() is not None for t in stray):
+            break
+        await asyncio.sleep(0.01)
+    return len(stray)
 
 
 class AbandoningExecutor(ThreadPoolExecutor):

@@ -152,8 +152,10 @@ class Runner:
                     p, outcome, t0, started, incomplete=outcome.status is Status.ERROR
                 )
         except asyncio.CancelledError:
-            evidence = ctx.evidence if ctx is not None else {}
-            outcome = Outcome.skip("interrupted while running", evidence=evidence)
+            if ctx is None:  # still waiting for a slot or a target's probe
+                outcome = Outcome.skip("interrupted before it ran")
+            else:
+                outcome = Outcome.skip("interrupted while running", evidence=ctx.evidence)
             return self._result(p, outcome, t0, started, incomplete=True)
 
     async def _probe(self, kind: str) -> str | None:
