@@ -57,15 +57,20 @@ def fatal_errors() -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:
+        from golive.redact import Redactor
+
+        mask = Redactor().redact  # a problem may quote a value: URL credentials, password=
         for problem in exc.problems:
-            typer.echo(str(problem), err=True)
+            typer.echo(mask(str(problem)), err=True)
         n = len(exc.problems)
         typer.echo(
             f"golive: {n} configuration problem{'s' if n != 1 else ''}; nothing was run", err=True
         )
         raise typer.Exit(2) from None
     except GoliveError as exc:
-        typer.echo(f"golive: {exc}", err=True)
+        from golive.redact import Redactor
+
+        typer.echo(Redactor().redact(f"golive: {exc}"), err=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         typer.echo("golive: interrupted", err=True)

@@ -235,3 +235,14 @@ def test_signal_keeps_partial_results_and_exits_130(tmp_path: Path, sig: int) ->
     assert statuses["lab.failing"][0] == "FAIL"
     assert statuses["lab.flag_then_sleep"] == ("SKIP", "interrupted while running")
     assert "the run was interrupted" in stdout
+
+
+def test_config_errors_mask_credentials_they_quote(tmp_path: Path) -> None:
+    path = tmp_path / "golive.yaml"
+    path.write_text(
+        "version: 1\ntargets:\n  api: {url: 'htp://golive:s3cr3t-canary-pw@127.0.0.1:1'}\n"
+    )
+    r = runner.invoke(app, ["validate", "-c", str(path)])
+    assert r.exit_code == 2
+    assert "canary-pw" not in r.stderr
+    assert "targets.api.url: 'htp://golive:***@127.0.0.1:1' is not an http(s) URL" in r.stderr
