@@ -104,7 +104,10 @@ class DatabaseTarget:
 
     def describe(self, exc: BaseException) -> str:
         """A readable reason for a database failure (no secrets: the caller redacts)."""
-        if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        # psycopg's ConnectionTimeout: the server accepted TCP but never spoke the protocol
+        if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or (
+            type(exc).__name__ == "ConnectionTimeout"
+        ):
             return f"no answer from PostgreSQL within {self.cfg.connect_timeout:g}s"
         text = " ".join(str(exc).split()) or type(exc).__name__
         return f"{type(exc).__name__}: {text}"
