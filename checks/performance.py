@@ -13,10 +13,7 @@ import asyncio
 import json
 import math
 import time
-import weakref
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -37,36 +34,6 @@ def _pct(value: float) -> str:
     return f"{value:.1%}" if 0 < value < 0.1 else f"{value:.0%}"
 
 
-_LOAD_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-@asynccontextmanager
-async def _taking_turns(ctx: Context, patience: float) -> AsyncIterator[None]:
-    """The checks that load the API take turns (one lock per event loop, i.e. per run), so
-    that the latency probe does not measure the task probe's burst and vice versa. After
-    `patience` seconds of waiting a check measures anyway, and its evidence says so."""
-    loop = asyncio.get_running_loop()
-    lock = _LOAD_LOCKS.get(loop)
-    if lock is None:
-        lock = _LOAD_LOCKS[loop] = asyncio.Lock()
-    t0 = time.monotonic()
-    try:
-        await asyncio.wait_for(lock.acquire(), patience)
-    except (asyncio.TimeoutError, TimeoutError):
-        ctx.record("overlap", f"measured while another load check ran (waited {patience:g}s)")
-        yield
-        return
-    waited = time.monotonic() - t0
-    if waited > 1:
-        ctx.record("waited_for_other_load_s", round(waited, 1))
-    try:
-        yield
-    finally:
-        lock.release()
-
-
 # ---------------------------------------------------------------------------------------------
 # performance.api_latency
 
@@ -77,6 +44,7 @@ async def _taking_turns(ctx: Context, patience: float) -> AsyncIterator[None]:
     title="API latency percentiles and error rate are within the SLA",
     needs=("api",),
     tags=("sla",),
+    isolation="exclusive",  # alone: concurrent checks would skew the percentiles
     remediation=(
         "Find what the slow endpoint waits for (database queries, connection pool size, "
         "Redis, worker threads), fix it or scale the API, then rerun "
@@ -128,24 +96,23 @@ async def api_latency(
     began = time.monotonic()  # the runner's timeout counts from about here
     total = requests * len(endpoints)
     results = []
-    async with _taking_turns(ctx, min(10.0, ctx.timeout * 0.3)):
-        for index, path in enumerate(endpoints):
+    for index, path in enumerate(endpoints):
 
-            def progress(done: int, planned: int, offset: int = index * requests) -> None:
-                ctx.progress(offset + done, total, "requests")
+        def progress(done: int, planned: int, offset: int = index * requests) -> None:
+            ctx.progress(offset + done, total, "requests")
 
-            results.append(
-                await measure(
-                    ctx.api,
-                    path,
-                    requests=requests,
-                    concurrency=concurrency,
-                    warmup=warmup,
-                    deadline=began + max(1.0, ctx.timeout * 0.9),
-                    progress=progress,
-                    headers=headers,
-                )
+        results.append(
+            await measure(
+                ctx.api,
+                path,
+                requests=requests,
+                concurrency=concurrency,
+                warmup=warmup,
+                deadline=began + max(1.0, ctx.timeout * 0.9),
+                progress=progress,
+                headers=headers,
             )
+        )
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
     measurements: dict[str, float] = {}
@@ -422,6 +389,7 @@ class _Probe:
     needs=("api", "database"),
     writes=True,
     tags=("sla",),
+    isolation="exclusive",  # alone: its burst would skew other checks and theirs its rate
     remediation=(
         "If no task ran, check that the scheduler and the workers are running and reach the "
         "database; if they ran too slowly, add worker replicas, look for slow queries on "
@@ -479,17 +447,16 @@ async def task_throughput(
     since = datetime.now(timezone.utc) - timedelta(minutes=5)
     probe: _Probe | None = None
     try:
-        async with _taking_turns(ctx, min(30.0, ctx.timeout * 0.3)):
-            db_now: datetime = await ctx.db.fetchval("SELECT now()")
-            skew = db_now - datetime.now(timezone.utc)  # the database's clock minus ours
-            since = db_now - timedelta(minutes=1)
-            probe = _Probe(tasks, db_now + timedelta(seconds=due_in))
-            await _submit(ctx, api, probe, prefix, str(created_by), submit_concurrency, ids)
-            probe.submitted_at = datetime.now(timezone.utc) + skew
-            probe.throttled = api.throttled
-            await _wait_for_runs(
-                ctx, probe, prefix, since, skew, grace, poll_interval, end - reserve, ids
-            )
+        db_now: datetime = await ctx.db.fetchval("SELECT now()")
+        skew = db_now - datetime.now(timezone.utc)  # the database's clock minus ours
+        since = db_now - timedelta(minutes=1)
+        probe = _Probe(tasks, db_now + timedelta(seconds=due_in))
+        await _submit(ctx, api, probe, prefix, str(created_by), submit_concurrency, ids)
+        probe.submitted_at = datetime.now(timezone.utc) + skew
+        probe.throttled = api.throttled
+        await _wait_for_runs(
+            ctx, probe, prefix, since, skew, grace, poll_interval, end - reserve, ids
+        )
     finally:
         throttled = api.throttled
         try:
