@@ -244,6 +244,72 @@ async def _tcp(host: str, port: int, timeout: float) -> tuple[bool, str, float]:
     return True, "open", elapsed
 
 
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _url_port(url: str) -> tuple[str, int]:
+    """Host and TCP port of an http(s) URL (80/443 when the URL names none)."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    return u.hostname or "localhost", u.port or (443 if u.scheme == "https" else 80)
+
+
+def _dsn_ports(dsn: str) -> tuple[list[tuple[str, int]], str | None]:
+    """TCP (host, port) pairs of a libpq DSN (URL or key=value, several hosts allowed), or
+    why it has none (a unix socket)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        info = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:  # its message may quote the password: not shown
+        return [], "the DSN does not parse"
+    hosts = str(info.get("hostaddr") or info.get("host") or "").split(",")
+    ports = str(info.get("port") or "").split(",")
+    pairs: list[tuple[str, int]] = []
+    for i, h in enumerate(hosts):
+        if not h or h.startswith("/") or h.startswith("@"):
+            continue  # a unix-socket directory (or libpq's default socket): no TCP port
+        raw = ports[i] if i < len(ports) else ports[-1]
+        pairs.append((h, int(raw) if raw.strip().isdigit() else 5432))
+    return pairs, None if pairs else "it connects through a unix socket"
+
+
+def _target_ports(ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each configured target reached over TCP, as {service, host, port, from}, in the
+    checklist's order; and why some configured targets have no port to probe."""
+    from urllib.parse import urlsplit
+
+    t = ctx.config.targets
+    found: list[dict[str, Any]] = []
+    notes: list[str] = []
+
+    def add(service: str, host: str, port: int, source: str) -> None:
+        found.append({"service": service, "host": host, "port": port, "from": source})
+
+    if t.api is not None:
+        add("api", *_url_port(t.api.url), "targets.api.url")
+    if t.database is not None:
+        pairs, why = _dsn_ports(t.database.dsn)
+        for i, (h, p) in enumerate(pairs):
+            add("postgres" if i == 0 else f"postgres-{i + 1}", h, p, "targets.database.dsn")
+        if why:
+            notes.append(f"postgres: not probed, {why}")
+    if t.redis is not None:
+        u = urlsplit(t.redis.url)
+        if u.scheme in ("unix", "redis+unix"):
+            notes.append("redis: not probed, it connects through a unix socket")
+        else:
+            add("redis", u.hostname or "localhost", u.port or 6379, "targets.redis.url")
+    for kind in ("prometheus", "grafana", "alertmanager"):
+        cfg = getattr(t, kind)
+        if cfg is not None:
+            add(kind, *_url_port(cfg.url), f"targets.{kind}.url")
+    return found, notes
+
+
 @check(
     id="infrastructure.ports",
     title="Every service port accepts TCP connections",
@@ -253,33 +319,71 @@ async def _tcp(host: str, port: int, timeout: float) -> tuple[bool, str, float]:
 )
 async def ports(
     ctx: Context,
-    host: str = "127.0.0.1",
-    ports: dict[str, int] = DEFAULT_PORTS,
+    host: str | None = None,
+    ports: dict[str, int] | None = None,
     connect_timeout: float = 3.0,
 ) -> Outcome:
-    """Opens a TCP connection to every expected service port (API 8080, PostgreSQL 5432,
-    Redis 6379, Prometheus 9090, Grafana 3000, Alertmanager 9093 by default) on `host`,
-    all at once, each within `connect_timeout`: FAIL naming each port that refuses or does
-    not answer."""
+    """Opens a TCP connection to every expected service port, all at once, each within
+    `connect_timeout`: FAIL naming each port that refuses or does not answer. Without
+    `ports`, the expected ports are those of the configured targets: the API, Prometheus,
+    Alertmanager and Grafana URLs, the database DSN (every host of a multi-host DSN; a
+    unix-socket DSN has no port to probe) and the Redis URL, each on its own host (a
+    target set to null is not probed); with no target configured, the stack's defaults
+    (API 8080, PostgreSQL 5432, Redis 6379, Prometheus 9090, Grafana 3000, Alertmanager
+    9093). An explicit `ports` mapping (service -> port) is probed on `host` (default
+    127.0.0.1); `host` also overrides the targets' hosts."""
     timeout = min(connect_timeout, max(0.5, ctx.timeout - 1))
-    names = list(ports)
-    answers = await asyncio.gather(*(_tcp(host, ports[n], timeout) for n in names))
+    notes: list[str] = []
+    wanted: list[dict[str, Any]]
+    if ports is not None:
+        source = "params.ports"
+        wanted = [
+            {"service": n, "host": host or "127.0.0.1", "port": p, "from": source}
+            for n, p in ports.items()
+        ]
+    else:
+        wanted, notes = _target_ports(ctx)
+        source = "the configured targets"
+        if not wanted and not notes:
+            source = "the default ports"
+            wanted = [
+                {"service": n, "host": host or "127.0.0.1", "port": p, "from": "default"}
+                for n, p in DEFAULT_PORTS.items()
+            ]
+        if host:
+            for w in wanted:
+                w["host"] = host
+    if not wanted:
+        return Outcome.skip(
+            "No service port to probe: " + "; ".join(notes), evidence={"not_probed": notes}
+        )
+    answers = await asyncio.gather(*(_tcp(w["host"], w["port"], timeout) for w in wanted))
+    hosts = sorted({w["host"] for w in wanted})
+    one_host = hosts[0] if len(hosts) == 1 else None
     rows = [
-        {"service": n, "port": ports[n], "result": r, "connect_ms": round(ms, 1)}
-        for n, (_, r, ms) in zip(names, answers, strict=True)
+        {**w, "result": r, "connect_ms": round(ms, 1)}
+        for w, (_, r, ms) in zip(wanted, answers, strict=True)
     ]
     closed = [
-        f"{n} ({ports[n]}: {r})" for n, (ok, r, _) in zip(names, answers, strict=True) if not ok
+        f"{w['service']} ({w['port'] if one_host else _hostport(w['host'], w['port'])}: {r})"
+        for w, (ok, r, _) in zip(wanted, answers, strict=True)
+        if not ok
     ]
-    evidence = {"host": host, "ports": rows}
+    evidence: dict[str, Any] = {"host": one_host or ", ".join(hosts), "source": source}
+    evidence["ports"] = rows
+    if notes:
+        evidence["not_probed"] = notes
+    where = f" on {one_host}" if one_host else ""
     if closed:
         return Outcome.failed(
-            f"{len(closed)} of {len(names)} service ports on {host} do not accept connections: "
+            f"{len(closed)} of {len(wanted)} service ports{where} do not accept connections: "
             + ", ".join(closed),
             evidence=evidence,
         )
+    derived = " (from the configured targets)" if source == "the configured targets" else ""
     return Outcome.passed(
-        f"All {len(names)} service ports on {host} accept TCP connections", evidence=evidence
+        f"All {len(wanted)} service ports{where} accept TCP connections{derived}",
+        evidence=evidence,
     )
 
 

@@ -196,11 +196,123 @@ def test_ports_pass_when_listening_and_fail_when_refused() -> None:
     assert [r["result"] for r in result.evidence["ports"]] == ["open", "connection refused"]
 
 
+@pytest.fixture
+def listeners() -> Iterator[list[int]]:
+    """Three listening loopback ports (closed again after the test)."""
+    socks = []
+    for _ in range(3):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        socks.append(s)
+    try:
+        yield [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_ports_are_derived_from_the_configured_targets(listeners: list[int]) -> None:
+    api, prom, am = listeners
+    closed = _closed_port()
+    targets: dict[str, Any] = {
+        "api": {"url": f"http://127.0.0.1:{api}"},
+        "prometheus": {"url": f"http://127.0.0.1:{prom}/"},
+        "alertmanager": {"url": f"http://127.0.0.1:{am}"},
+    }
+    result = run_check("infrastructure.ports", targets=targets)
+    assert result.status is Status.PASS, result.summary
+    assert result.summary == (
+        "All 3 service ports on 127.0.0.1 accept TCP connections (from the configured targets)"
+    )
+    assert [(r["service"], r["port"], r["from"]) for r in result.evidence["ports"]] == [
+        ("api", api, "targets.api.url"),
+        ("prometheus", prom, "targets.prometheus.url"),
+        ("alertmanager", am, "targets.alertmanager.url"),
+    ]
+    # the database's port comes from its DSN (whose password never reaches the evidence)
+    targets["database"] = {"dsn": f"postgresql://app:pw-s3cret@127.0.0.1:{closed}/orchestrator"}
+    targets["redis"] = {"url": f"redis://127.0.0.1:{api}/0"}
+    result = run_check("infrastructure.ports", targets=targets)
+    assert result.status is Status.FAIL
+    assert result.summary == (
+        "1 of 5 service ports on 127.0.0.1 do not accept connections: "
+        f"postgres ({closed}: connection refused)"
+    )
+    assert [r["service"] for r in result.evidence["ports"]] == [
+        "api",
+        "postgres",
+        "redis",
+        "prometheus",
+        "alertmanager",
+    ]
+    assert "pw-s3cret" not in str(result.evidence)
+
+
+def test_ports_of_targets_on_several_hosts_and_sockets(listeners: list[int]) -> None:
+    api, second, _ = listeners
+    closed = _closed_port()
+    result = run_check(
+        "infrastructure.ports",
+        targets={
+            "api": {"url": f"http://localhost:{api}"},
+            "database": {"dsn": f"postgresql://app@127.0.0.1:{second},127.0.0.2:{closed}/db"},
+            "redis": {"url": "unix:///run/redis/redis.sock"},
+        },
+    )
+    assert result.status is Status.FAIL
+    assert result.summary == (
+        "1 of 3 service ports do not accept connections: "
+        f"postgres-2 (127.0.0.2:{closed}: connection refused)"
+    )
+    assert result.evidence["not_probed"] == ["redis: not probed, it connects through a unix socket"]
+    # `host` overrides every target's host
+    result = run_check(
+        "infrastructure.ports",
+        targets={"api": {"url": f"http://api.example.test:{api}"}},
+        params={"host": "127.0.0.1"},
+    )
+    assert result.status is Status.PASS, result.summary
+    # a database reached only through a unix socket leaves nothing to probe
+    result = run_check(
+        "infrastructure.ports",
+        targets={"database": {"dsn": "host=/var/run/postgresql dbname=orchestrator"}},
+    )
+    assert result.status is Status.SKIP
+    assert result.summary == (
+        "No service port to probe: postgres: not probed, it connects through a unix socket"
+    )
+
+
+def test_explicit_ports_win_over_the_targets(listeners: list[int]) -> None:
+    closed = _closed_port()
+    result = run_check(
+        "infrastructure.ports",
+        targets={"api": {"url": f"http://127.0.0.1:{closed}"}},
+        params={"ports": {"api": listeners[0]}},
+    )
+    assert result.status is Status.PASS, result.summary
+    assert result.evidence["source"] == "params.ports"
+
+
 @pytest.mark.integration
 def test_ports_of_the_running_stack(stack: Stack) -> None:
     ports = {k: stack.ports[k] for k in ("api", "postgres", "redis", "prometheus", "alertmanager")}
     result = run_check("infrastructure.ports", params={"ports": ports})
     assert result.status is Status.PASS, result.summary
+    # the same ports, derived from the stack's targets
+    result = run_check(
+        "infrastructure.ports",
+        targets={
+            "api": {"url": stack.api_url},
+            "database": {"dsn": stack.database_dsn},
+            "redis": {"url": stack.redis_url},
+            "prometheus": {"url": stack.prometheus_url},
+            "alertmanager": {"url": stack.alertmanager_url},
+        },
+    )
+    assert result.status is Status.PASS, result.summary
+    assert {r["service"]: r["port"] for r in result.evidence["ports"]} == ports
 
 
 # ---------------------------------------------------------------------------------------------
