@@ -25,6 +25,12 @@ BIN = Path("/usr/lib/postgresql/15/bin")
 APP_ROLE = "orchestrator"
 APP_DB = "orchestrator"
 MAX_CONNECTIONS = 100
+# The demo's server is sized for 768 MB of memory, a small database sharing a developer
+# machine: PostgreSQL's stock shared_buffers (128MB), work_mem (4MB) and max_connections
+# fit that budget, and effective_cache_size tells the planner what the OS can cache of it.
+# demo/golive.yaml declares the same budget to database.settings (params.memory).
+MEMORY_BUDGET = "768MB"
+EFFECTIVE_CACHE_SIZE = "512MB"
 
 
 def _as_postgres(*argv: str, cwd: Path, timeout: float = 60) -> None:
@@ -93,7 +99,7 @@ def start(stack: Stack, attempts: int = 3) -> None:
         port = procs.free_port()
         opts = (
             f"-c listen_addresses=127.0.0.1 -p {port} -k {base} "
-            f"-c max_connections={MAX_CONNECTIONS}"
+            f"-c max_connections={MAX_CONNECTIONS} -c effective_cache_size={EFFECTIVE_CACHE_SIZE}"
         )
         try:
             _as_postgres(

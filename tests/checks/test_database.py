@@ -121,8 +121,8 @@ def test_version_with_a_malformed_minimum_is_an_error(stack: Stack) -> None:
 # database.settings
 #
 # The stack's server runs with PostgreSQL's defaults (shared_buffers 128MB, work_mem 4MB,
-# max_connections 100, checkpoint_completion_target 0.9): they fit a 768MB server once
-# effective_cache_size is set to match, and do not fit a 64GB one.
+# max_connections 100, checkpoint_completion_target 0.9) and effective_cache_size 512MB
+# (demo.stack.postgres): they fit a 768MB server, and do not fit a 64GB one.
 
 
 def _role_setting(stack: Stack, name: str, value: str | None) -> None:
@@ -157,7 +157,7 @@ def test_settings_warn_with_recommended_values_for_a_big_server(stack: Stack) ->
     assert r.status is Status.WARN
     assert "for 64GB of memory" in r.summary
     assert "shared_buffers 128MB (recommended 16GB)" in r.summary
-    assert "effective_cache_size 4GB (recommended 48GB)" in r.summary
+    assert "effective_cache_size 512MB (recommended 48GB)" in r.summary
     bad = {s["setting"]: s for s in r.evidence["settings"] if not s["ok"]}
     assert bad["work_mem"]["why"].startswith("too small")
 
