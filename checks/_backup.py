@@ -90,12 +90,13 @@ async def cron_entries(
     cron_user: str | None,
     cron_files: list[str],
     cron_dirs: list[str],
+    crontab_files: list[str] = [],  # noqa: B006 - read only
 ) -> tuple[list[dict[str, Any]], list[str], list[str]]:
     """Cron jobs that run `script` (by path or by name), the sources read, and problems.
 
-    The sources are those of operations.cron: a user's crontab, crontab files and the files
-    of cron.d-style directories (whose names cron ignores unless they hold only letters,
-    digits, `_` and `-`)."""
+    The sources are those of operations.cron: a user's crontab, user-format crontab files
+    (a missing one is a problem), crontab files and the files of cron.d-style directories
+    (whose names cron ignores unless they hold only letters, digits, `_` and `-`)."""
     sources: list[tuple[str, str]] = []
     problems: list[str] = []
     if user_crontab:
@@ -103,6 +104,11 @@ async def cron_entries(
         sources.append((label, text))
         if problem:
             problems.append(problem)
+    for p in (resolve(ctx, f) for f in crontab_files):
+        try:
+            sources.append((str(p), p.read_text(encoding="utf-8", errors="replace")))
+        except OSError as exc:
+            problems.append(f"cannot read the crontab file {p}: {exc.strerror}")
     paths = [resolve(ctx, f) for f in cron_files]
     for d in (resolve(ctx, d) for d in cron_dirs):
         if d.is_dir():

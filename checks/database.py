@@ -726,14 +726,17 @@ async def backups(
     cron_files: list[str] = ["/etc/crontab"],  # noqa: B006
     cron_dirs: list[str] = ["/etc/cron.d"],  # noqa: B006
     pg_restore: str = "pg_restore",
+    crontab_files: list[str] = [],  # noqa: B006
 ) -> Outcome:
     """The newest file in the backup `directory` (matching `patterns`, minus `ignore`) is
     younger than `max_age_hours` and not empty; when it is a pg_dump custom-format archive,
     `pg_restore --list` reads it. The backup `script` exists and is executable, and a cron
     entry runs it (by path or by name) often enough for `max_age_hours`, read from the same
     sources as operations.cron: `crontab -l` of `cron_user` (default: the user golive runs
-    as; skipped when `user_crontab` is false), the crontab `cron_files` and the files of
-    `cron_dirs`. Relative paths resolve against the project root (e.g. `ops/crontab`)."""
+    as; skipped when `user_crontab` is false), the user-format `crontab_files` (as
+    operations.cron's; one that cannot be read is a warning), the crontab `cron_files` and
+    the files of `cron_dirs`. Relative paths resolve against the project root (e.g.
+    `ops/crontab`)."""
     fails: list[str] = []
     warns: list[str] = []
     evidence: dict[str, Any] = {}
@@ -791,7 +794,7 @@ async def backups(
                 fails.append(f"backup script {sp} is not executable (mode {mode:04o})")
         evidence["script"] = info
         entries, sources, problems = await bk.cron_entries(
-            ctx, sp, user_crontab, cron_user, cron_files, cron_dirs
+            ctx, sp, user_crontab, cron_user, cron_files, cron_dirs, crontab_files
         )
         evidence.update(cron_entries=entries, cron_sources=sources)
         warns.extend(problems)

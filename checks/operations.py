@@ -279,7 +279,12 @@ def _daemon_running() -> bool:
 
 
 async def _crontabs(
-    user: str | None, files: list[str], dirs: list[str], timeout: float
+    user: str | None,
+    files: list[str],
+    dirs: list[str],
+    timeout: float,
+    user_crontab: bool = True,
+    crontab_files: list[Path] = [],  # noqa: B006 - read only
 ) -> tuple[list[dict[str, str]], list[str]]:
     from golive import subproc
 
@@ -288,17 +293,23 @@ async def _crontabs(
     argv = ["crontab", "-l"] + (["-u", user] if user else [])
     label = f"crontab of {user}" if user else "crontab of the current user"
     try:
-        done = await subproc.run(argv, timeout=timeout)
-        if done.ok:
-            entries += _cron_entries(done.stdout, label, system=False)
-        elif "no crontab" in done.stderr.lower():
-            notes.append(f"{label}: none installed")
-        else:
-            notes.append(
-                f"{label}: {' '.join(subproc.tail(done.stderr, 2)) or 'crontab -l failed'}"
-            )
+        done = await subproc.run(argv, timeout=timeout) if user_crontab else None
     except OSError:
+        done = None
         notes.append("the crontab command is not installed")
+    if done is not None and done.ok:
+        entries += _cron_entries(done.stdout, label, system=False)
+    elif done is not None and "no crontab" in done.stderr.lower():
+        notes.append(f"{label}: none installed")
+    elif done is not None:
+        notes.append(f"{label}: {' '.join(subproc.tail(done.stderr, 2)) or 'crontab -l failed'}")
+    for p in crontab_files:  # user crontabs: no user field
+        try:
+            text = await asyncio.to_thread(p.read_text, encoding="utf-8", errors="replace")
+        except OSError as exc:
+            notes.append(f"cannot read the crontab file {p}: {exc.strerror or exc}")
+            continue
+        entries += _cron_entries(text, str(p), system=False)
     paths = [Path(f) for f in files]
     for d in map(Path, dirs):
         if d.is_dir():
@@ -334,17 +345,29 @@ async def cron(
     dirs: list[str] = ["/etc/cron.d"],  # noqa: B006
     jobs: dict[str, str] = {"backup": "backup", "health": "health"},  # noqa: B006
     check_daemon: bool = True,
+    user_crontab: bool = True,
+    crontab_files: list[str] = [],  # noqa: B006
 ) -> Outcome:
-    """Reads `crontab -l` (of `user`, default the user golive runs as), the system
-    crontab `files` and every file in `dirs` (with their user field). Each required job
-    (name -> regular expression searched in the command, case-insensitive) must be there
-    with a schedule croniter accepts; the next run of each is shown. FAIL when a job is
-    missing or a schedule is invalid. With `check_daemon`, WARN when no cron daemon process
-    runs on this host (the jobs would never start). Files in cron.d whose names cron
-    ignores (e.g. with a dot) are reported and not counted."""
+    """Reads `crontab -l` (of `user`, default the user golive runs as; not with
+    `user_crontab: false`), the user-format `crontab_files` (no user field: what
+    `crontab FILE` installs, e.g. /var/spool/cron/crontabs/NAME or a project's
+    ops/crontab; relative paths start at the project root), the system crontab `files`
+    and every file in `dirs` (with their user field). Each required job (name -> regular
+    expression searched in the command, case-insensitive) must be there with a schedule
+    croniter accepts; the next run of each is shown. FAIL when a job is missing or a
+    schedule is invalid. With `check_daemon`, WARN when no cron daemon process runs on
+    this host (the jobs would never start). Files in cron.d whose names cron ignores (e.g.
+    with a dot) are reported and not counted; an unreadable crontab file is a note."""
     from croniter import croniter
 
-    entries, notes = await _crontabs(user, files, dirs, min(10.0, ctx.timeout))
+    entries, notes = await _crontabs(
+        user,
+        files,
+        dirs,
+        min(10.0, ctx.timeout),
+        user_crontab,
+        [_resolve(ctx, f) for f in crontab_files],
+    )
     now = datetime.now().astimezone()
     rows: list[dict[str, Any]] = []
     fails: list[str] = []

@@ -535,6 +535,47 @@ def test_backups_fail_on_a_missing_directory_script_and_cron_entry(tmp_path: Pat
     )
 
 
+@pytest.mark.integration
+def test_backups_read_the_projects_crontab_file_as_a_user_crontab(stack: Stack) -> None:
+    params = _backup_params(stack, cron_files=[], crontab_files=["ops/crontab"])
+    r = run(stack, "database.backups", params=params)
+    assert r.status is Status.PASS, r.summary
+    (entry,) = r.evidence["cron_entries"]
+    assert entry["source"] == str(stack.project_root / "ops" / "crontab")
+    assert entry["runs"] == "/usr/local/bin/daily_backup.sh"
+
+
+def test_backups_fail_when_the_crontab_file_is_missing_or_has_no_job(tmp_path: Path) -> None:
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    (dumps / "orchestrator.sql.gz").write_bytes(b"\x1f\x8b not empty")
+    script = tmp_path / "daily_backup.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    params: dict[str, Any] = {
+        "directory": str(dumps),
+        "script": str(script),
+        "user_crontab": False,
+        "cron_files": [],
+        "cron_dirs": [],
+        "crontab_files": [str(tmp_path / "crontab")],
+    }
+    r = run_check("database.backups", params=params)
+    assert r.status is Status.FAIL
+    assert r.summary == (
+        f"no cron entry runs daily_backup.sh (read: nothing); cannot read the crontab file "
+        f"{tmp_path / 'crontab'}: No such file or directory"
+    )
+    (tmp_path / "crontab").write_text("*/5 * * * * /usr/local/bin/health_check.sh\n")
+    r = run_check("database.backups", params=params)
+    assert r.status is Status.FAIL
+    assert r.summary == f"no cron entry runs daily_backup.sh (read: {tmp_path / 'crontab'})"
+    (tmp_path / "crontab").write_text("15 2 * * * /usr/local/bin/daily_backup.sh 2>&1 | logger\n")
+    r = run_check("database.backups", params=params)
+    assert r.status is Status.PASS, r.summary
+    assert r.evidence["cron_sources"] == [str(tmp_path / "crontab")]
+
+
 def test_backups_fail_on_an_empty_newest_file(tmp_path: Path) -> None:
     (tmp_path / "orchestrator_1.dump").write_bytes(b"")
     r = run_check("database.backups", params={"directory": str(tmp_path), "script": None})

@@ -263,6 +263,67 @@ def test_cron_reads_cron_d_files_and_rejects_bad_schedules(
     }
 
 
+def test_cron_reads_user_format_crontab_files_of_the_project(tmp_path: Path) -> None:
+    (tmp_path / "ops").mkdir()
+    (tmp_path / "ops" / "crontab").write_text(CRONTAB)
+    params: dict[str, Any] = {
+        "user_crontab": False,
+        "files": [],
+        "dirs": [],
+        "check_daemon": False,
+        "crontab_files": ["ops/crontab"],
+    }
+    result = run_check(
+        "operations.cron", targets={"project": {"root": str(tmp_path)}}, params=params
+    )
+    assert result.status is Status.PASS, result.summary
+    jobs = {r["job"]: r for r in result.evidence["jobs"]}
+    # no user field: the whole rest of the line is the command
+    assert jobs["health"]["command"] == "/usr/local/bin/health_check.sh --restart-after 3"
+    assert jobs["health"]["source"] == f"{tmp_path}/ops/crontab:4"
+    assert "hunter2-secret" not in repr(result)
+
+    (tmp_path / "ops" / "crontab").write_text("15 2 * * * /usr/local/bin/daily_backup.sh\n")
+    params["crontab_files"] = ["ops/crontab", "ops/missing"]
+    result = run_check(
+        "operations.cron", targets={"project": {"root": str(tmp_path)}}, params=params
+    )
+    assert result.status is Status.FAIL
+    assert result.summary == "No health job (no command matches /health/)"
+    assert result.evidence["notes"] == [
+        f"cannot read the crontab file {tmp_path}/ops/missing: No such file or directory"
+    ]
+
+
+def test_cron_without_the_user_crontab_ignores_it(user_crontab: Any) -> None:
+    user_crontab(CRONTAB)
+    result = cron(user_crontab=False)
+    assert result.status is Status.FAIL
+    assert result.summary == (
+        "No backup job (no command matches /backup/); no health job (no command matches /health/)"
+    )
+    assert result.evidence["lines_read"] == 0
+
+
+@pytest.mark.integration
+def test_cron_jobs_of_the_reference_project(stack: Stack) -> None:
+    result = run_check(
+        "operations.cron",
+        targets={"project": {"root": str(stack.project_root)}},
+        params={
+            "user_crontab": False,
+            "files": [],
+            "dirs": [],
+            "check_daemon": False,
+            "crontab_files": ["ops/crontab"],
+        },
+    )
+    assert result.status is Status.PASS, result.summary
+    jobs = {r["job"]: r for r in result.evidence["jobs"]}
+    assert jobs["backup"]["command"].startswith("/usr/local/bin/daily_backup.sh")
+    assert jobs["health"]["schedule"] == "*/5 * * * *"
+
+
 def _cron_daemon_running() -> bool:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
