@@ -103,6 +103,12 @@ def test_runbooks_of_the_reference_project(stack: Stack) -> None:
         params={"documents": docs, "max_age_days": 100000},
     )
     assert result.status is Status.PASS, result.summary
+    # among them, the five documents the checklist requires by default
+    result = run_check(
+        "operations.runbooks", targets={"project": {"root": str(stack.project_root)}}
+    )
+    assert result.status is Status.PASS, result.summary
+    assert [d["document"] for d in result.evidence["documents"]] == RUNBOOKS
 
 
 # ---------------------------------------------------------------------------------------------

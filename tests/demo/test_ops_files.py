@@ -69,11 +69,14 @@ def test_compose_is_hardened() -> None:
 
 
 def test_runbooks_and_scripts() -> None:
+    # the five documents of golive's operations.runbooks defaults, plus two more
     for name in (
-        "DEPLOYMENT_RUNBOOK.md",
-        "INCIDENT_RESPONSE.md",
         "DISASTER_RECOVERY.md",
+        "INCIDENT_RESPONSE.md",
+        "PRODUCTION_RUNBOOK.md",
         "MONITORING_PLAYBOOK.md",
+        "BACKUP_PROCEDURES.md",
+        "DEPLOYMENT_RUNBOOK.md",
         "SECURITY_PLAYBOOK.md",
     ):
         text = (OPS / name).read_text()
