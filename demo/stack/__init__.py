@@ -9,9 +9,11 @@ Python API for tests::
 
 One module per job: :mod:`~demo.stack.postgres`, :mod:`~demo.stack.redis_server`,
 :mod:`~demo.stack.observability` (Prometheus, Alertmanager, webhook sink),
-:mod:`~demo.stack.app` (API, scheduler, workers), :mod:`~demo.stack.containers`
-(podman + podman-compose), :mod:`~demo.stack.project` (project copy and backup),
-:mod:`~demo.stack.lifecycle` (start/stop), :mod:`~demo.stack.procs` (process plumbing).
+:mod:`~demo.stack.app` (API, scheduler, workers), :mod:`~demo.stack.tls` (TLS proxy in
+front of the API, with a CA of its own), :mod:`~demo.stack.containers` (podman +
+podman-compose), :mod:`~demo.stack.project` (project copy and backup),
+:mod:`~demo.stack.smoke` (the post-deploy smoke test), :mod:`~demo.stack.lifecycle`
+(start/stop), :mod:`~demo.stack.procs` (process plumbing).
 """
 
 from demo.stack.lifecycle import (

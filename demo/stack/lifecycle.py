@@ -11,13 +11,24 @@ import threading
 import time
 from pathlib import Path
 
-from demo.stack import app, containers, observability, postgres, procs, project, redis_server
+from demo.stack import (
+    app,
+    containers,
+    observability,
+    postgres,
+    procs,
+    project,
+    redis_server,
+    smoke,
+    tls,
+)
 from demo.stack.model import Stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO_ROOT / ".golive-stack"
 # Processes stopped in this order by :func:`stop` (postgres and podman have their own).
 APP_PROCESSES = (
+    "tls_proxy",
     "api",
     "scheduler",
     "worker-w1",
@@ -145,7 +156,15 @@ def start(
             "scheduler",
             alive=lambda: procs.alive(stack.pids["scheduler"]),
         )
+        tls.start(stack)
+        smoke.run(stack)
         project.run_backup(stack)
+        procs.wait_until(
+            lambda: observability.monitoring_ready(stack),
+            30,
+            "prometheus (targets scraped, alertmanager discovered)",
+            alive=lambda: procs.alive(stack.pids["prometheus"]),
+        )
         if thread is not None:
             thread.join(max(5.0, timeout - (time.monotonic() - began)))
             if thread.is_alive():

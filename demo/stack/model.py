@@ -67,10 +67,20 @@ class Stack:
             "GOLIVE_BACKUP_DIR": str(self.backup_dir),
             "GOLIVE_STACK_DIR": str(self.state_dir),
         }
+        # where the demo keeps what production keeps in fixed places (demo/golive.yaml)
+        env["GOLIVE_SCRIPTS_DIR"] = str(self.project_root / "ops" / "scripts")
+        env["GOLIVE_CRONTAB"] = str(self.project_root / "ops" / "crontab")
+        if "pg_data" in self.paths:
+            env["GOLIVE_PG_DATA"] = self.paths["pg_data"]
+        if "tls" in self.ports:
+            env["GOLIVE_TLS_ENDPOINT"] = f"127.0.0.1:{self.ports['tls']}"
+            env["GOLIVE_TLS_CA"] = self.paths["tls_ca"]
         if self.compose_project:
             env["GOLIVE_COMPOSE_PROJECT"] = self.compose_project
         if self.docker_host:
             env["DOCKER_HOST"] = self.docker_host
+            if "podman_base" in self.paths:
+                env["GOLIVE_CONTAINER_STORAGE"] = str(Path(self.paths["podman_base"]) / "storage")
         return env
 
     def save(self) -> None:

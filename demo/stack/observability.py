@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -173,6 +174,25 @@ def start_prometheus(stack: Stack, rules: Path, port: int | None = None) -> None
         port=port,
     )
     stack.prometheus_url = f"http://127.0.0.1:{chosen}"
+
+
+def monitoring_ready(stack: Stack) -> bool:
+    """True when Prometheus has scraped every target successfully and lists its
+    Alertmanager as active (until then, alerts would go nowhere)."""
+    import json
+    import urllib.request
+
+    def get(path: str) -> dict[str, Any]:
+        with urllib.request.urlopen(stack.prometheus_url + path, timeout=2) as resp:
+            data: dict[str, Any] = json.load(resp)["data"]
+            return data
+
+    try:
+        managers = get("/api/v1/alertmanagers")["activeAlertmanagers"]
+        targets = get("/api/v1/targets?state=active")["activeTargets"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return bool(managers) and bool(targets) and all(t["health"] == "up" for t in targets)
 
 
 def reload_prometheus(stack: Stack) -> None:

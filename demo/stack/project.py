@@ -1,8 +1,11 @@
 """A deployed-project copy under ``STATE/project`` that tests may mutate freely.
 
-It holds ``ops/`` and ``migrations/`` from the repository, a ``.env`` with the stack's
-generated secrets (mode 0600), and ``STATE/backups/postgres`` holds a real
-``pg_dump -Fc`` made by running ``ops/scripts/daily_backup.sh``.
+It holds ``ops/`` and ``migrations/`` from the repository, the application package
+``demo/`` (the modules the image ships: not the launcher, the fault injectors or the
+demo's stand-ins for external services), the project's own test suites ``tests/``
+(from ``demo/project_tests``), a ``.env`` with the stack's generated secrets (mode
+0600), and ``STATE/backups/postgres`` holds a real ``pg_dump -Fc`` made by running
+``ops/scripts/daily_backup.sh``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from demo.stack.model import Stack
 from demo.stack.postgres import BIN
 
 DEMO_DIR = Path(__file__).resolve().parents[1]
+# demo/*.py that are not the application: fault injection and stand-ins (webhook receiver,
+# TLS-terminating reverse proxy) for what a production deployment runs elsewhere
+NOT_SHIPPED = frozenset({"faults.py", "webhook_sink.py", "tls_proxy.py"})
 
 
 def env_file_text(stack: Stack) -> str:
@@ -40,7 +46,7 @@ def env_file_text(stack: Stack) -> str:
 
 
 def create(stack: Stack) -> None:
-    """Copy ops/ and migrations/ and write .env (0600)."""
+    """Copy ops/, migrations/, the application and its tests; write .env (0600)."""
     import secrets
 
     root = stack.state_dir / "project"
@@ -49,6 +55,15 @@ def create(stack: Stack) -> None:
     root.mkdir(parents=True)
     shutil.copytree(DEMO_DIR / "ops", root / "ops")
     shutil.copytree(DEMO_DIR / "migrations", root / "migrations")
+    (root / "demo").mkdir()
+    for module in sorted(DEMO_DIR.glob("*.py")):
+        if module.name not in NOT_SHIPPED:
+            shutil.copy2(module, root / "demo" / module.name)
+    shutil.copytree(
+        DEMO_DIR / "project_tests",
+        root / "tests",
+        ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"),
+    )
     stack.secrets.setdefault("grafana_admin_password", secrets.token_urlsafe(24))
     env_path = root / ".env"
     fd = os.open(env_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
