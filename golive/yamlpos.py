@@ -17,7 +17,7 @@ import yaml
 
 from golive.errors import Problem
 
-MAX_NODES = 100_000
+MAX_NODES = 20_000
 MAX_DEPTH = 64
 MAX_BYTES = 4 * 1024 * 1024
 
@@ -196,16 +196,34 @@ def read_text(path: str) -> str:
 
 def load(path: str, text: str, on_string: Scalar | None = None) -> tuple[Any, list[Problem]]:
     """Parse one YAML document into PosDict/PosList data; returns (data, problems)."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # the reader rejects control characters up front
+        at = exc.position
+        line = text.count("\n", 0, at) + 1
+        col = at - (text.rfind("\n", 0, at) + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        msg = f"control character #x{code:04x} is not allowed in YAML"
+        return None, [Problem(path, line, col, "", msg)]
+    too_deep = _depth_problem(path, text)
+    if too_deep is not None:
+        loader.dispose()
+        return None, [too_deep]
     try:
         try:
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             msg = " ".join(x for x in (exc.context, exc.problem) if x) or "invalid YAML"
-            line = mark.line + 1 if mark else None
-            col = mark.column + 1 if mark else None
-            return None, [Problem(path, line, col, "", f"YAML syntax error: {msg}")]
+            return None, [
+                Problem(
+                    path,
+                    mark.line + 1 if mark else None,
+                    mark.column + 1 if mark else None,
+                    "",
+                    f"YAML syntax error: {msg}",
+                )
+            ]
         except yaml.YAMLError as exc:
             return None, [Problem(path, None, None, "", f"YAML error: {exc}")]
         except RecursionError:
@@ -223,6 +241,25 @@ def load(path: str, text: str, on_string: Scalar | None = None) -> tuple[Any, li
         return data, builder.problems
     finally:
         loader.dispose()
+
+
+def _depth_problem(path: str, text: str) -> Problem | None:
+    """Refuse absurd nesting from the event stream (the parser is iterative, PyYAML's
+    composer is recursive), before composing: cheap, and no deep recursion at all."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    m = event.start_mark
+                    msg = f"document is nested more than {MAX_DEPTH} levels deep"
+                    return Problem(path, m.line + 1, m.column + 1, "", msg)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # reported with its location by the real parse
+    return None
 
 
 def position(data: Any, loc: tuple[Any, ...]) -> Pos | None:
