@@ -18,6 +18,8 @@ Failing states are built for real and undone:
 
 from __future__ import annotations
 
+import re
+
 import http.client
 import json
 import threading
@@ -469,8 +471,8 @@ def test_resources_warn_and_fail_near_the_memory_limit(stack_containers: Stack) 
             params={"services": ["perffill"], "warn_pct": 50, "fail_pct": 75},
         )
     assert warn.status is Status.WARN, warn.summary
-    assert warn.summary.startswith(f"{name} uses 8")
-    assert warn.summary.endswith("% of its 16 MiB memory limit")
+    # filled to about 89 %; the kernel's accounting (page cache, slab) adds a little
+    assert re.fullmatch(rf"{name} uses (8\d|9[0-4]) % of its 16 MiB memory limit", warn.summary)
     assert 80 <= warn.measurements[f"{name}:memory_pct"] < 95
     assert fail.status is Status.FAIL
     assert fail.summary.startswith(f"{name} uses ")
