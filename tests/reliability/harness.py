@@ -1,9 +1,11 @@
 """Running the real `golive` executable for the reliability tests, and reading what it wrote.
 
-Every run is `python -m golive run -c golive.yaml [-c overlay] ...` in a subprocess with
-its own working directory, the stack's `GOLIVE_*` environment, every report format that
-has a renderer (`-o FORMAT:PATH`), and a wide, colourless console so that nothing of the
-output is wrapped or elided.
+Every run is `python -m golive run -c golive.yaml -c demo/golive.yaml [-c overlay] ...`
+(the checklist, then the demo's own overlay, which only says where the demo keeps what
+production keeps in fixed places, so that a healthy demo is a GO) in a subprocess with its
+own working directory, the stack's `GOLIVE_*` environment, every report format that has a
+renderer (`-o FORMAT:PATH`), and a wide, colourless console so that nothing of the output
+is wrapped or elided.
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKLIST = ROOT / "golive.yaml"
+DEMO_OVERLAY = ROOT / "demo" / "golive.yaml"
+
+
+def configs(*overlays: Path | str) -> list[Path | str]:
+    """The checklist, the demo's overlay, then `overlays`."""
+    return [CHECKLIST, DEMO_OVERLAY, *overlays]
+
+
 SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s*File \".*\", line \d+", re.M)
 

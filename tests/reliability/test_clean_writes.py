@@ -96,9 +96,7 @@ def test_allow_writes_leaves_nothing_behind(
 
     reset_rate_limits(stack)
     counters_before = observe.db_counters(stack)
-    run = harness.run(
-        [harness.CHECKLIST], tmp_path, stack_env, *_writer_args(), "--deadline", "150"
-    )
+    run = harness.run(harness.configs(), tmp_path, stack_env, *_writer_args(), "--deadline", "150")
     assert run.missing_reports() == [], run.describe()
     data = run.data
     assert data["settings"]["allow_writes"] is True
@@ -159,7 +157,7 @@ def test_interrupted_writing_run_still_cleans_up(
 
     reset_rate_limits(stack)
     cmd = harness.command(
-        [harness.CHECKLIST],
+        harness.configs(),
         tmp_path,
         "--allow-writes",
         "--check",

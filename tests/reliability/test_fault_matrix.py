@@ -219,12 +219,12 @@ def matrix(
                 workdir / "overlay.yaml", {"targets": _overlay(fault, stack, stands, workdir)}
             )
             cmd = harness.command(
-                [harness.CHECKLIST, overlay], workdir, "--deadline", f"{fault.deadline:g}", *exclude
+                harness.configs(overlay), workdir, "--deadline", f"{fault.deadline:g}", *exclude
             )
             started[fault.name] = harness.start(cmd, workdir, {**stack_env, **fault.env})
         control_dir = base / "control"
         control_cmd = harness.command(
-            [harness.CHECKLIST],
+            harness.configs(),
             control_dir,
             "--deadline",
             f"{DEADLINE:g}",

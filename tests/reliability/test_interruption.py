@@ -71,7 +71,7 @@ def test_signal_writes_partial_reports_and_exits_130(
     from demo.stack.app import reset_rate_limits
 
     reset_rate_limits(stack)
-    cmd = harness.command([harness.CHECKLIST], tmp_path, "--deadline", "150")
+    cmd = harness.command(harness.configs(), tmp_path, "--deadline", "150")
     started = harness.start(cmd, tmp_path, stack_env)
     try:
         if moment == "early":

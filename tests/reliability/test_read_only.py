@@ -82,7 +82,13 @@ def test_default_run_changes_nothing(stack: Any, stack_env: dict[str, str], tmp_
             }
         },
     )
-    roots = [Path(stack.project_root), Path(stack.backup_dir), harness.CHECKLIST.resolve(), workdir]
+    roots = [
+        Path(stack.project_root),
+        Path(stack.backup_dir),
+        harness.CHECKLIST.resolve(),
+        harness.DEMO_OVERLAY,
+        workdir,
+    ]
     outputs = [workdir / "reports", workdir / "golive.stdout", workdir / "golive.stderr"]
 
     reset_rate_limits(stack)
@@ -92,7 +98,7 @@ def test_default_run_changes_nothing(stack: Any, stack_env: dict[str, str], tmp_
     files_before = observe.file_hashes(roots, exclude=outputs)
     assert len(files_before) > 10, files_before  # the project tree is really there
 
-    run = harness.run([harness.CHECKLIST, overlay], workdir, stack_env, "--deadline", "150")
+    run = harness.run(harness.configs(overlay), workdir, stack_env, "--deadline", "150")
     t_done = time.monotonic()
     try:
         assert run.missing_reports() == [], run.describe()

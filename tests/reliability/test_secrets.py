@@ -182,7 +182,7 @@ def secret_runs(
     started = {}
     for name, (env, extra) in plans.items():
         workdir = base / name
-        cmd = harness.command([harness.CHECKLIST], workdir, *common, *extra)
+        cmd = harness.command(harness.configs(), workdir, *common, *extra)
         started[name] = harness.start(cmd, workdir, {**base_env, **env})
     runs = harness.finish_all(started, 200)
     reset_rate_limits(stack)
@@ -265,7 +265,8 @@ def test_no_secret_in_config_errors_and_probe_reasons(
         "GOLIVE_API_TOKEN": canaries.api_token,
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "golive", *command.split(), "-c", str(harness.CHECKLIST)],
+        [sys.executable, "-m", "golive", *command.split()]
+        + [a for c in harness.configs() for a in ("-c", str(c))],
         capture_output=True,
         text=True,
         timeout=120,
