@@ -18,10 +18,9 @@ Failing states are built for real and undone:
 
 from __future__ import annotations
 
-import re
-
 import http.client
 import json
+import re
 import threading
 import time
 import uuid
