@@ -457,16 +457,13 @@ def init(
         typer.echo(f"wrote {path}; edit its targets, then run `golive validate --probe`")
 
 
-from golive.cli_baseline import app as _baseline_app  # noqa: E402 - needs `app` above
-
-app.add_typer(_baseline_app, name="baseline")
+# Command groups defined in their own modules (each imports nothing heavy at module level).
+from golive.cli_baseline import app as _baseline_app  # noqa: E402
 from golive.cli_report import register as _register_report_commands  # noqa: E402
-
-_register_report_commands(app)  # report, approve, approvals
-
-
 from golive.monitor.cli import app as _monitor_app  # noqa: E402
 
+app.add_typer(_baseline_app, name="baseline")
+_register_report_commands(app)  # report, approve, approvals
 app.add_typer(_monitor_app, name="monitor")
 
 
