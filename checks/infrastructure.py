@@ -1,77 +1,33 @@
-"""Checks of the infrastructure section: engine, host resources, ports, compose, TLS, backups."""
+"""Checks of the infrastructure section: engine, host resources, ports, compose, TLS, backups.
+
+Helpers: `_infrastructure.py` (versions, filesystem space, TCP probes and target ports,
+compose strings, directory permissions).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
-import shlex
-import shutil
 import stat
-from pathlib import Path
 from typing import Any, Literal
 
 from golive.api import Context, Outcome, Severity, check
 
-GB = 1024**3
-_VERSION = re.compile(r"(\d+(?:\.\d+)+)")
-
-
-def _version_tuple(text: str) -> tuple[int, ...]:
-    m = _VERSION.search(text)
-    return tuple(int(p) for p in m.group(1).split(".")) if m else ()
-
-
-def _space(path: str) -> dict[str, Any]:
-    """Size and free space (for unprivileged users) of the filesystem holding `path`."""
-    st = os.statvfs(path)
-    total = st.f_blocks * st.f_frsize
-    avail = st.f_bavail * st.f_frsize
-    mount = os.path.realpath(path)
-    while not os.path.ismount(mount):
-        mount = os.path.dirname(mount)
-    return {
-        "mount": mount,
-        "size_gb": round(total / GB, 2),
-        "free_gb": round(avail / GB, 2),
-        "free_pct": round(100.0 * avail / total, 1) if total else 0.0,
-        "read_only": bool(st.f_flag & os.ST_RDONLY),
-    }
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _resolve(ctx: Context, path: str) -> Path:
-    p = Path(os.path.expanduser(path))
-    project = ctx.config.targets.project
-    if p.is_absolute() or project is None:
-        return p
-    return Path(project.root) / p
-
-
-async def _compose_cli(commands: list[str]) -> tuple[dict[str, str] | None, list[dict[str, str]]]:
-    from golive import subproc
-
-    tried: list[dict[str, str]] = []
-    for command in commands:
-        argv = shlex.split(command)
-        if not argv or shutil.which(argv[0]) is None:
-            tried.append(
-                {"command": command, "result": f"{argv[0] if argv else command} not on PATH"}
-            )
-            continue
-        done = await subproc.run([*argv, "version"], timeout=15)
-        text = (done.stdout + done.stderr).strip()
-        version = _VERSION.search(text.splitlines()[0] if text else "")
-        if done.ok and version:
-            found = {"command": command, "version": version.group(1)}
-            tried.append({"command": command, "result": f"version {version.group(1)}"})
-            return found, tried
-        first = text.splitlines()[0][:200] if text else f"exit code {done.returncode}"
-        tried.append({"command": command, "result": f"not usable: {first}"})
-    return None, tried
+from ._infrastructure import (
+    _BARE_VAR,
+    DEFAULT_PORTS,
+    GB,
+    _can_write,
+    _compose_cli,
+    _hostport,
+    _resolve,
+    _sentence,
+    _space,
+    _strings,
+    _target_ports,
+    _tcp,
+    _version_tuple,
+)
 
 
 @check(
@@ -215,101 +171,6 @@ async def disk(
     )
 
 
-DEFAULT_PORTS = {
-    "api": 8080,
-    "postgres": 5432,
-    "redis": 6379,
-    "prometheus": 9090,
-    "grafana": 3000,
-    "alertmanager": 9093,
-}
-
-
-async def _tcp(host: str, port: int, timeout: float) -> tuple[bool, str, float]:
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except (asyncio.TimeoutError, TimeoutError):
-        return False, f"no answer within {timeout:g}s", timeout * 1000
-    except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        return False, reason.lower(), (loop.time() - t0) * 1000
-    elapsed = (loop.time() - t0) * 1000
-    writer.close()
-    try:
-        await asyncio.wait_for(writer.wait_closed(), 1)
-    except (OSError, asyncio.TimeoutError, TimeoutError):
-        pass
-    return True, "open", elapsed
-
-
-def _hostport(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _url_port(url: str) -> tuple[str, int]:
-    """Host and TCP port of an http(s) URL (80/443 when the URL names none)."""
-    from urllib.parse import urlsplit
-
-    u = urlsplit(url)
-    return u.hostname or "localhost", u.port or (443 if u.scheme == "https" else 80)
-
-
-def _dsn_ports(dsn: str) -> tuple[list[tuple[str, int]], str | None]:
-    """TCP (host, port) pairs of a libpq DSN (URL or key=value, several hosts allowed), or
-    why it has none (a unix socket)."""
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        info = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:  # its message may quote the password: not shown
-        return [], "the DSN does not parse"
-    hosts = str(info.get("hostaddr") or info.get("host") or "").split(",")
-    ports = str(info.get("port") or "").split(",")
-    pairs: list[tuple[str, int]] = []
-    for i, h in enumerate(hosts):
-        if not h or h.startswith("/") or h.startswith("@"):
-            continue  # a unix-socket directory (or libpq's default socket): no TCP port
-        raw = ports[i] if i < len(ports) else ports[-1]
-        pairs.append((h, int(raw) if raw.strip().isdigit() else 5432))
-    return pairs, None if pairs else "it connects through a unix socket"
-
-
-def _target_ports(ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
-    """Each configured target reached over TCP, as {service, host, port, from}, in the
-    checklist's order; and why some configured targets have no port to probe."""
-    from urllib.parse import urlsplit
-
-    t = ctx.config.targets
-    found: list[dict[str, Any]] = []
-    notes: list[str] = []
-
-    def add(service: str, host: str, port: int, source: str) -> None:
-        found.append({"service": service, "host": host, "port": port, "from": source})
-
-    if t.api is not None:
-        add("api", *_url_port(t.api.url), "targets.api.url")
-    if t.database is not None:
-        pairs, why = _dsn_ports(t.database.dsn)
-        for i, (h, p) in enumerate(pairs):
-            add("postgres" if i == 0 else f"postgres-{i + 1}", h, p, "targets.database.dsn")
-        if why:
-            notes.append(f"postgres: not probed, {why}")
-    if t.redis is not None:
-        u = urlsplit(t.redis.url)
-        if u.scheme in ("unix", "redis+unix"):
-            notes.append("redis: not probed, it connects through a unix socket")
-        else:
-            add("redis", u.hostname or "localhost", u.port or 6379, "targets.redis.url")
-    for kind in ("prometheus", "grafana", "alertmanager"):
-        cfg = getattr(t, kind)
-        if cfg is not None:
-            add(kind, *_url_port(cfg.url), f"targets.{kind}.url")
-    return found, notes
-
-
 @check(
     id="infrastructure.ports",
     title="Every service port accepts TCP connections",
@@ -385,17 +246,6 @@ async def ports(
         f"All {len(wanted)} service ports{where} accept TCP connections{derived}",
         evidence=evidence,
     )
-
-
-_BARE_VAR = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*))")
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return [value] if isinstance(value, str) else []
 
 
 @check(
@@ -556,32 +406,6 @@ async def tls(
         verify_hostname=verify_hostname,
         timeout=min(10.0, ctx.timeout),
     )
-
-
-def _can_write(path: Path, uid: int, gids: set[int]) -> tuple[bool, str]:
-    """Whether `uid` may create files in directory `path` (mode bits; ACLs not read)."""
-    if uid == 0:
-        return True, "root"
-    for part in [*reversed(path.parents), path]:
-        st = part.stat()
-        need = stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH
-        bits = (
-            need
-            if part != path
-            else tuple(
-                x | w for x, w in zip(need, (stat.S_IWUSR, stat.S_IWGRP, stat.S_IWOTH), strict=True)
-            )
-        )
-        mode = st.st_mode
-        mask = bits[0] if st.st_uid == uid else bits[1] if st.st_gid in gids else bits[2]
-        if mode & mask != mask:
-            what = "write to" if part == path else "enter"
-            return (
-                False,
-                f"cannot {what} {part} (mode {stat.S_IMODE(mode):04o}, "
-                f"owner uid {st.st_uid} gid {st.st_gid})",
-            )
-    return True, "mode bits allow it"
 
 
 @check(
