@@ -254,6 +254,8 @@ def _depth_problem(path: str, text: str) -> Problem | None:
                 if depth > MAX_DEPTH:
                     m = event.start_mark
                     msg = f"document is nested more than {MAX_DEPTH} levels deep"
+                    if m is None:
+                        return Problem(path, None, None, "", msg)
                     return Problem(path, m.line + 1, m.column + 1, "", msg)
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
