@@ -531,7 +531,7 @@ def test_load_checks_take_turns(clean_api: Stack) -> None:
 
 def test_docker_stats_arithmetic() -> None:
     """Memory as `docker stats` shows it, CPU from two readings, CPU limits from HostConfig."""
-    from checks.performance import _cpu_limit, _cpu_percent, _memory_used
+    from checks._perf import _cpu_limit, _cpu_percent, _memory_used
 
     v1 = {"memory_stats": {"usage": 300 * 2**20, "stats": {"total_inactive_file": 100 * 2**20}}}
     v2 = {"memory_stats": {"usage": 300 * 2**20, "stats": {"inactive_file": 50 * 2**20}}}
