@@ -54,7 +54,7 @@ from golive.testing import run_check
 if TYPE_CHECKING:
     from demo.stack import Stack
 
-from checks import monitoring as mon
+from checks import _monitoring as mon
 
 # ---------------------------------------------------------------------------------------------
 # helpers
