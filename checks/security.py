@@ -4,7 +4,9 @@ Every value read from a secret (env values, container environments, tokens, keys
 the scanner) is registered with `ctx.secret` before anything could print it; summaries and
 evidence name variables, files and lines, never values. Helpers: `_security.py` (pure
 functions: secret strength, JWTs, compose values, ports), `_security_env.py` (a service's
-environment from compose files and containers), `_secretscan.py` (the detect-secrets engine).
+environment from compose files and containers), `_secretscan.py` (the detect-secrets engine),
+`_security_api.py` (live tokens, rate-limit waits, forged tokens and verdicts),
+`_security_host.py` (key files, role attributes, container hardening, compose entries).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import math
 import os
 import stat
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -24,12 +25,28 @@ from golive.api import Context, Finding, Outcome, Severity, check
 
 from . import _secretscan as secretscan
 from . import _security as sec
+from ._security_api import (
+    _configured_limit,
+    _forged_tokens,
+    _judge_auth,
+    _live_token_lifetime,
+    _request_honouring_429,
+    _wait_for_reset,
+)
 from ._security_env import (
     EnvSource,
     available,
     compose_envs,
     container_envs,
     env_sources,
+)
+from ._security_host import (
+    _ATTR_NAME,
+    _DANGEROUS_MEMBERSHIPS,
+    _ROLE_ATTRS,
+    _container_problems,
+    _is_private_key_file,
+    _raw_entries,
 )
 
 
@@ -251,52 +268,6 @@ async def jwt_secret(
     return Outcome.passed(f"{variable} is set and strong ({names})", evidence=evidence)
 
 
-async def _live_token_lifetime(ctx: Context) -> tuple[str, float | None, str] | None:
-    """(source, minutes, note) of an access token issued by the API right now, if possible."""
-    if not await available(ctx, "api"):
-        return None
-    import httpx
-
-    token = ctx.api.api_cfg.token
-    if token and sec.jwt_claims(token) is None:
-        token = None
-    source = "configured API token"
-    if token is None and ctx.api.api_cfg.agent_id:
-        try:
-            resp = await ctx.api.request(
-                "POST", "/agents/auth/token", json={"agent_id": ctx.api.api_cfg.agent_id}
-            )
-        except httpx.HTTPError as exc:
-            return ("token issued by the API", None, ctx.api.describe(exc))
-        if resp.status_code != 200:
-            return (
-                "token issued by the API",
-                None,
-                f"POST /agents/auth/token answered {resp.status_code}",
-            )
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
-        token = body.get("access_token") if isinstance(body, dict) else None
-        ctx.secret(token if isinstance(token, str) else None)
-        source = "token issued by the API"
-        if not isinstance(token, str):
-            return (source, None, "the answer held no access_token")
-        expires_in = body.get("expires_in") if isinstance(body, dict) else None
-        if isinstance(expires_in, (int, float)) and sec.jwt_claims(token) is None:
-            return (source, float(expires_in) / 60.0, "from expires_in")
-    if not token:
-        return None
-    claims = sec.jwt_claims(token)
-    if claims is None:
-        return (source, None, "the token is not a JWT, so its lifetime cannot be read")
-    minutes = sec.token_lifetime_minutes(claims, time.time())
-    if minutes is None:
-        return (source, math.inf, "the token carries no exp claim: it never expires")
-    return (source, minutes, "from the token's exp and iat claims")
-
-
 @check(
     id="security.jwt_expiry",
     title="Access tokens expire within the allowed lifetime",
@@ -459,17 +430,6 @@ async def rate_limit_config(
     return Outcome.passed(f"rate limiting is enabled with {limits}", evidence=evidence)
 
 
-async def _configured_limit(
-    ctx: Context, variable: str, services: list[str]
-) -> tuple[int | None, bool | None, str]:
-    """The configured per-minute limit, whether limiting is enabled, and where that came from."""
-    for src in await env_sources(ctx, services):
-        n = sec.parse_int(src.get(variable))
-        if n is not None:
-            return n, sec.parse_bool(src.get("RATE_LIMIT_ENABLED")), src.name
-    return None, None, ""
-
-
 @check(
     id="security.rate_limit_enforced",
     title="The API enforces its rate limit (answers 429 to a burst)",
@@ -620,59 +580,8 @@ async def rate_limit_enforced(
     )
 
 
-async def _wait_for_reset(
-    ctx: Context, method: str, path: str, retry_after: str | None, t_end: float
-) -> float | None:
-    """Seconds until the API stops answering 429 (None if not within the check's time).
-
-    The first wait honours Retry-After. Later ones poll more often than Retry-After asks
-    (1, 2, 4, then every 8 s): a sliding-window limiter lets requests through well before
-    the end of the fixed window its Retry-After points at."""
-    import httpx
-
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    hint = sec.parse_int(retry_after)
-    delay = float(hint) if hint is not None and hint > 0 else 1.0
-    backoff = 1.0
-    while True:
-        wait = min(delay, t_end - loop.time())
-        if wait <= 0:
-            return None
-        await asyncio.sleep(wait)
-        try:
-            resp = await ctx.api.request(method, path)
-        except httpx.HTTPError:
-            resp = None
-        if resp is not None and resp.status_code != 429:
-            return round(loop.time() - start, 1)
-        hint = sec.parse_int(resp.headers.get("retry-after")) if resp is not None else None
-        delay = min(float(hint), backoff) if hint is not None and hint > 0 else backoff
-        backoff = min(backoff * 2, 8.0)
-
-
 # ---------------------------------------------------------------------------------------------
 # authentication
-
-
-def _forged_tokens(agent_id: str | None, defaults: list[str]) -> list[tuple[str, str | None]]:
-    now = int(time.time())
-    claims = {"sub": agent_id or str(uuid.uuid4()), "iat": now, "exp": now + 600, "typ": "access"}
-    import secrets
-
-    out: list[tuple[str, str | None]] = [
-        ("no token", None),
-        ("malformed token", "not-a-token"),
-        ("unknown agent id as token", str(uuid.uuid4())),
-        ("unsigned token (alg none)", sec.unsigned_token(claims)),
-        ("token signed with a wrong key", sec.hs256_token(claims, secrets.token_urlsafe(32))),
-    ]
-    if agent_id:
-        out += [
-            ("token signed with a well-known default key", sec.hs256_token(claims, key))
-            for key in defaults
-        ]
-    return out
 
 
 @check(
@@ -774,35 +683,6 @@ async def auth_required(
     )
 
 
-def _judge_auth(code: int, anonymous: int, is_anonymous: bool) -> tuple[str, str]:
-    """(verdict, what happened) of one unauthenticated or forged-token request."""
-    if code in (401, 403):
-        return "rejected", f"answered {code}"
-    if 200 <= code < 300:
-        return "accepted", f"answered {code}"
-    if code >= 500:
-        return "server error", f"answered {code} (a server error, not 401/403)"
-    if code in (400, 422) and not is_anonymous and anonymous in (401, 403):
-        # without a token the API said 401; with this token it went on to validate the body
-        return "accepted", f"let the request past authentication (answered {code}, not 401)"
-    return "inconclusive", f"answered {code}, which proves nothing about authentication"
-
-
-async def _request_honouring_429(
-    ctx: Context, method: str, path: str, headers: dict[str, str], body: Any, t_end: float
-) -> Any:
-    loop = asyncio.get_running_loop()
-    while True:
-        resp = await ctx.api.request(method, path, headers=headers, json=body)
-        if resp.status_code != 429:
-            return resp
-        hint = sec.parse_int(resp.headers.get("retry-after"))
-        wait = float(hint) if hint is not None and hint > 0 else 2.0
-        if loop.time() + wait >= t_end:
-            return resp
-        await asyncio.sleep(wait)
-
-
 # ---------------------------------------------------------------------------------------------
 # files
 
@@ -836,14 +716,6 @@ _SECRET_DEFAULT = [
     "*.pem",
 ]
 _NOT_SECRET = ["*.example", "*.sample", "*.template", "*.dist", "*.pub", "*.md"]
-
-
-def _is_private_key_file(p: Path) -> bool:
-    try:
-        with p.open("rb") as fh:
-            return b"PRIVATE KEY" in fh.read(8192)
-    except OSError:
-        return False
 
 
 @check(
@@ -961,22 +833,6 @@ async def file_permissions(
 
 # ---------------------------------------------------------------------------------------------
 # database
-
-
-_ROLE_ATTRS = ("rolsuper", "rolcreaterole", "rolcreatedb", "rolbypassrls", "rolreplication")
-_ATTR_NAME = {
-    "rolsuper": "SUPERUSER",
-    "rolcreaterole": "CREATEROLE",
-    "rolcreatedb": "CREATEDB",
-    "rolbypassrls": "BYPASSRLS",
-    "rolreplication": "REPLICATION",
-}
-_DANGEROUS_MEMBERSHIPS = [
-    "pg_execute_server_program",
-    "pg_read_server_files",
-    "pg_write_server_files",
-    "pg_write_all_data",
-]
 
 
 @check(
@@ -1174,37 +1030,6 @@ async def db_privileges(
 
 # ---------------------------------------------------------------------------------------------
 # containers
-
-
-_SOCKETS = ("docker.sock", "podman.sock", "containerd.sock", "crio.sock")
-
-
-def _container_problems(attrs: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(failures, warnings) of one container's inspect document."""
-    host = attrs.get("HostConfig") or {}
-    config = attrs.get("Config") or {}
-    fails: list[str] = []
-    warns: list[str] = []
-    secopts = [str(o).replace("=", ":") for o in host.get("SecurityOpt") or []]
-    if not any(o in ("no-new-privileges", "no-new-privileges:true") for o in secopts):
-        fails.append("no-new-privileges is not set")
-    if host.get("Privileged"):
-        fails.append("runs privileged")
-    user = str(config.get("User") or "").strip()
-    if user.split(":", 1)[0] in ("", "0", "root"):
-        fails.append("runs as root" + ("" if user else " (no user set)"))
-    caps = [c for c in host.get("CapAdd") or [] if c]
-    if caps:
-        fails.append(f"adds capabilities {', '.join(sorted(caps))}")
-    for m in attrs.get("Mounts") or []:
-        src = str(m.get("Source") or "")
-        if src.endswith(_SOCKETS):
-            fails.append(f"mounts the container engine socket {src}")
-    if host.get("PidMode") == "host":
-        fails.append("shares the host's PID namespace")
-    if not host.get("ReadonlyRootfs"):
-        warns.append("root filesystem is writable (read_only: false)")
-    return fails, warns
 
 
 @check(
@@ -1472,24 +1297,3 @@ async def compose_plaintext_secrets(ctx: Context, extra_names: list[str] = []) -
         "file(s): secrets come from ${VAR} references",
         evidence=evidence,
     )
-
-
-def _raw_entries(block: Any) -> list[tuple[str, str, int | None]]:
-    """(name, raw value, line) of an environment block as written (mapping or list form)."""
-    out: list[tuple[str, str, int | None]] = []
-    if isinstance(block, dict):
-        pos = getattr(block, "pos", {})
-        for k, v in block.items():
-            if v is None or isinstance(v, (dict, list)):
-                continue
-            p = pos.get(k)
-            out.append((str(k), sec.scalar_text(v), p.line if p else None))
-    elif isinstance(block, list):
-        positions = getattr(block, "pos", [])
-        for i, item in enumerate(block):
-            if not isinstance(item, str) or "=" not in item:
-                continue
-            name, _, value = item.partition("=")
-            p = positions[i] if i < len(positions) else None
-            out.append((name.strip(), value, p.line if p else None))
-    return out
