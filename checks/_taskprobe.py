@@ -63,6 +63,7 @@ class _TaskApi:
         self.origin = (base.scheme, base.netloc)
         self._idle: list[Any] = []
         self._all: list[Any] = []
+        self.abandoned = 0  # requests cancelled after they were sent
 
     async def _request(self, method: str, path: str, content: bytes | None) -> Any:
         import httpx
@@ -88,6 +89,10 @@ class _TaskApi:
                 await resp.aread()
             finally:
                 await resp.aclose()
+        except asyncio.CancelledError:
+            # the request may already be on its way: the API can still commit it
+            self.abandoned += 1
+            raise
         finally:
             self._idle.append(transport)
         return resp
@@ -272,13 +277,15 @@ async def _clean_up(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Delete (else cancel) every task with the marker; what remains is reported."""
     api.not_after = end - 1.0
-    found = await ctx.db.fetch(
-        "SELECT id::text AS id FROM task WHERE title LIKE %s ESCAPE '\\' AND created_at >= %s",
-        (_like_prefix(prefix), since),
-    )
-    ids = ids | {r["id"] for r in found}
     sem = asyncio.Semaphore(10)
     results: dict[str, str] = {}
+
+    async def marked() -> set[str]:
+        found = await ctx.db.fetch(
+            "SELECT id::text AS id FROM task WHERE title LIKE %s ESCAPE '\\' AND created_at >= %s",
+            (_like_prefix(prefix), since),
+        )
+        return {r["id"] for r in found}
 
     async def remove(task_id: str) -> None:
         async with sem:
@@ -287,7 +294,19 @@ async def _clean_up(
             else:
                 results[task_id] = "no time left before the check's timeout"
 
+    ids = ids | await marked()
     await asyncio.gather(*(remove(i) for i in sorted(ids)))
+    if api.abandoned:
+        # Creates cancelled in flight (an interrupted run) may be committed by the API
+        # after the listing above: poll until two listings in a row find nothing new.
+        settle_until = min(end - 1.0, time.monotonic() + max(2.0, ctx.api.timeout))
+        quiet = 0
+        while quiet < 2 and time.monotonic() < settle_until:
+            await asyncio.sleep(0.25)
+            new = await marked() - set(results)
+            quiet = 0 if new else quiet + 1
+            ids |= new
+            await asyncio.gather(*(remove(i) for i in sorted(new)))
     remaining = await ctx.db.fetch(
         "SELECT id::text AS id, title, status FROM task"
         " WHERE title LIKE %s ESCAPE '\\' AND created_at >= %s ORDER BY title",
