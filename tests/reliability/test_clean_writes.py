@@ -14,8 +14,9 @@ read-only test's method would have seen them.
 
 Two more runs are interrupted (SIGINT) while the throughput probe's tasks exist: after it
 submitted all of them (the cancelled check still cleans up), and during the submissions,
-where a known race in the check's clean-up leaves some tasks behind: that case is
-reported as xfail with the count (and the test deletes the leftovers itself).
+where creates still in flight are committed by the API after the clean-up listed the
+marked tasks (the clean-up settles until no new marked task appears); the test deletes
+any leftovers itself after asserting there are none.
 """
 
 from __future__ import annotations
@@ -138,14 +139,6 @@ def _purge(stack: Any, marker: str) -> int:
 TASKS = 50  # performance.task_throughput's default number of probe tasks
 
 
-#: The known bug this test shows when it interrupts the probe during its submissions.
-SUBMISSION_RACE = (
-    "performance.task_throughput: creates still in flight when the check is cancelled are "
-    "committed by the API after its clean-up has listed the marked tasks, so some stay "
-    "behind; the clean-up should re-list until no new marked task appears"
-)
-
-
 @pytest.mark.parametrize("moment", ["after_submission", "during_submission"])
 def test_interrupted_writing_run_still_cleans_up(
     stack: Any, stack_env: dict[str, str], tmp_path: Path, moment: str
@@ -193,13 +186,6 @@ def test_interrupted_writing_run_still_cleans_up(
         assert result["status"] == "SKIP" and result["summary"] == "interrupted while running"
         found = _leftovers(stack, marker)
         print(f"\ninterrupted write ({moment}): {seen} probe tasks at SIGINT; found after: {found}")
-        if (
-            moment == "during_submission"
-            and found["tasks"]
-            and not any(found[k] for k in ("task_runs", "due_work", "golive_audit_rows", "alerts"))
-        ):
-            left = f"{found['tasks']} of {found['audit_created']} tasks left"
-            pytest.xfail(f"{SUBMISSION_RACE} ({left})")
         _assert_clean(found)
     finally:
         harness.kill_group(started.proc)
