@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import stat
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,9 @@ async def _tcp(host: str, port: int, timeout: float) -> tuple[bool, str, float]:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except (asyncio.TimeoutError, TimeoutError):
         return False, f"no answer within {timeout:g}s", timeout * 1000
+    except socket.gaierror as exc:  # its errno is a resolver code, not an errno
+        reason = f"host name {host} does not resolve ({exc.strerror or exc})"
+        return False, reason, (loop.time() - t0) * 1000
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         return False, reason.lower(), (loop.time() - t0) * 1000

@@ -633,3 +633,15 @@ def test_backup_storage_of_the_stack(stack: Stack) -> None:
         "infrastructure.backup_storage", params={"path": str(stack.backup_dir), "min_free_gb": 0.1}
     )
     assert result.status is Status.PASS, result.summary
+
+
+def test_tcp_probe_names_an_unresolvable_host() -> None:
+    """A resolver failure is said as such, not as 'unknown error -2'. The leading hyphen
+    makes the name invalid, so the resolver refuses it without asking any nameserver."""
+    import asyncio
+
+    from golive.checks._infrastructure import _tcp
+
+    ok, reason, _ = asyncio.run(_tcp("-golive-fault.invalid", 80, 3))
+    assert not ok
+    assert reason.startswith("host name -golive-fault.invalid does not resolve (")
