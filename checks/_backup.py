@@ -7,7 +7,6 @@ that the two checks agree on whether a job is scheduled.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import re
@@ -50,22 +49,19 @@ def cron_lines(text: str) -> list[tuple[int, str, str]]:
 
 async def _user_crontab(user: str | None) -> tuple[str, str, str | None]:
     """A user's crontab (`crontab -l [-u user]`): (label, text, problem)."""
+    from golive.subproc import run
+
     label = f"crontab -l -u {user}" if user else "crontab -l"
     try:
-        proc = await asyncio.create_subprocess_exec(
-            "crontab",
-            "-l",
-            *(["-u", user] if user else []),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        done = await run(["crontab", "-l", *(["-u", user] if user else [])], timeout=10)
     except OSError as exc:
         return label, "", f"{label}: {exc.strerror or exc}"
-    out, err = await asyncio.wait_for(proc.communicate(), 10)
-    if proc.returncode != 0:
-        msg = err.decode(errors="replace").strip()
+    if done.timed_out:
+        return label, "", f"{label}: did not finish within 10s"
+    if done.returncode != 0:
+        msg = done.stderr.strip()
         return label, "", None if "no crontab" in msg.lower() else f"{label}: {msg}"
-    return label, out.decode(errors="replace"), None
+    return label, done.stdout, None
 
 
 def longest_gap_hours(schedule: str) -> float | None:
@@ -139,23 +135,15 @@ async def cron_entries(
 
 async def pg_restore_list(binary: str, path: Path, timeout: float) -> str | None:
     """None when `pg_restore --list` reads the archive, else why not."""
+    from golive.subproc import run
+
     try:
-        proc = await asyncio.create_subprocess_exec(
-            binary,
-            "--list",
-            str(path),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        done = await run([binary, "--list", str(path)], timeout=timeout)
     except OSError as exc:
         return f"cannot run {binary}: {exc.strerror or exc}"
-    try:
-        _, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except (asyncio.TimeoutError, TimeoutError):
-        proc.kill()
-        await proc.wait()
+    if done.timed_out:
         return f"{binary} --list did not finish within {timeout:g}s"
-    if proc.returncode != 0:
-        first = err.decode(errors="replace").strip().splitlines()
-        return first[0] if first else f"{binary} exited with status {proc.returncode}"
+    if done.returncode != 0:
+        first = done.stderr.strip().splitlines()
+        return first[0] if first else f"{binary} exited with status {done.returncode}"
     return None
