@@ -21,20 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from golive.decision import DEFAULT_GATES, decide, gate_results
 from golive.models import CheckResult, Finding, Run, Severity, Status
+from golive.registry import SECTION_ORDER
 
-SECTIONS = [
-    "testing",
-    "security",
-    "infrastructure",
-    "database",
-    "integrity",
-    "audit",
-    "performance",
-    "monitoring",
-    "operations",
-    "capacity",
-    "final",
-]
+SECTIONS = list(SECTION_ORDER)
 STATUSES = [Status.PASS] * 6 + [Status.WARN, Status.FAIL, Status.SKIP, Status.ERROR]
 LIMIT_SECONDS = 1.0
 LIMIT_BYTES = 2_000_000
