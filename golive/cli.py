@@ -160,6 +160,12 @@ def run(
         str | None,
         typer.Option("--baseline", help="Compare performance with a saved baseline file."),
     ] = None,
+    previous: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--previous", help="A saved JSON run: html and markdown reports show what changed."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the decision banner.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Tracebacks and details of errors.")
@@ -191,6 +197,7 @@ def _run(
     fmt: str,
     output: list[str] | None,
     baseline: str | None,
+    previous: str | None,
     quiet: bool,
     verbose: bool,
     no_color: bool,
@@ -244,6 +251,11 @@ def _run(
 
         baseline_data = load_baseline(baseline, cfg)
 
+    previous_run = None
+    if previous is not None:
+        from golive.reports.json import load as load_run
+
+        previous_run = load_run(previous)
     redactor = make_redactor(cfg)
     out = Console(no_color=no_color or None, highlight=False, soft_wrap=False)
     err = _stderr(no_color)
@@ -274,7 +286,7 @@ def _run(
     else:
         text = render(result, fmt, redactor)
         sys.stdout.write(text.decode() if isinstance(text, bytes) else text)
-    for spec, problem in write_outputs(result, specs, redactor):
+    for spec, problem in write_outputs(result, specs, redactor, previous_run):
         if problem:
             err.print(f"golive: could not write {spec.format} report to {spec.path}: {problem}")
         elif not quiet and fmt == "console":

@@ -6,7 +6,6 @@ level (golive.cli itself is imported inside the commands, so either module may l
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -15,7 +14,6 @@ import typer
 
 if TYPE_CHECKING:
     from golive.config import Config
-    from golive.models import Run
     from golive.redact import Redactor
 
 ConfigOpt = Annotated[
@@ -76,24 +74,6 @@ def _redactor(cfg: Config | None) -> Redactor:
     return make_redactor(cfg) if cfg is not None else Redactor()
 
 
-def _render(run: Run, fmt: str, redactor: Redactor, previous: Run | None) -> str | bytes:
-    from golive.errors import UsageError
-    from golive.reports import get
-
-    renderer = get(fmt)
-    kwargs = {}
-    if previous is not None:
-        if "previous" not in inspect.signature(renderer).parameters:
-            raise UsageError(
-                f"--previous is not used by the {fmt} format (html and markdown show changes)"
-            )
-        kwargs["previous"] = redactor.redact_obj(previous)
-    out = renderer(redactor.redact_obj(run), **kwargs)
-    if isinstance(out, bytes):
-        return redactor.redact(out.decode("utf-8")).encode("utf-8")
-    return redactor.redact(out)
-
-
 def report(
     run_file: Annotated[
         str, typer.Argument(metavar="RUN.json", help="A run saved with --output json:PATH.")
@@ -143,7 +123,9 @@ def report(
         path = ledger or (cfg.approvals.ledger if cfg is not None else None)
         if path and os.path.exists(path):
             run = apply_signoffs(run, signoffs_in(path, run))
-        text = _render(run, fmt, _redactor(cfg), prev)
+        from golive.output import render
+
+        text = render(run, fmt, _redactor(cfg), prev)
         if output:
             write_atomic(output, text)
             typer.echo(f"wrote {fmt} report: {output} ({run.decision.verdict.value})", err=True)

@@ -30,15 +30,37 @@ def parse_output(spec: str) -> OutputSpec:
     return OutputSpec(fmt.strip().lower(), path.strip())
 
 
-def render(run: Run, fmt: str, redactor: Redactor) -> str | bytes:
-    """Render a run in a format, redacting both the model and the text."""
+def render(run: Run, fmt: str, redactor: Redactor, previous: Run | None = None) -> str | bytes:
+    """Render a run in a format, redacting both the model and the text.
+
+    `previous` (an earlier run) is given to formats that show what changed (html,
+    markdown); asking another format for it is a usage error.
+    """
+    import inspect
+
     from golive.reports import get
 
     renderer = get(fmt)
-    out = renderer(redactor.redact_obj(run))
+    kwargs = {}
+    if previous is not None:
+        if "previous" not in inspect.signature(renderer).parameters:
+            raise UsageError(
+                f"--previous is not used by the {fmt} format (html and markdown show changes)"
+            )
+        kwargs["previous"] = redactor.redact_obj(previous)
+    out = renderer(redactor.redact_obj(run), **kwargs)
     if isinstance(out, bytes):
         return redactor.redact(out.decode("utf-8")).encode("utf-8")
     return redactor.redact(out)
+
+
+def accepts_previous(fmt: str) -> bool:
+    """True when the format shows the change since a previous run."""
+    import inspect
+
+    from golive.reports import get
+
+    return "previous" in inspect.signature(get(fmt)).parameters
 
 
 def write_atomic(path: str, data: str | bytes) -> None:
@@ -59,13 +81,14 @@ def write_atomic(path: str, data: str | bytes) -> None:
 
 
 def write_outputs(
-    run: Run, specs: list[OutputSpec], redactor: Redactor
+    run: Run, specs: list[OutputSpec], redactor: Redactor, previous: Run | None = None
 ) -> list[tuple[OutputSpec, str | None]]:
     """Write every requested report; returns (spec, error or None) for each, never raises."""
     results: list[tuple[OutputSpec, str | None]] = []
     for spec in specs:
         try:
-            write_atomic(spec.path, render(run, spec.format, redactor))
+            prev = previous if previous is not None and accepts_previous(spec.format) else None
+            write_atomic(spec.path, render(run, spec.format, redactor, prev))
             results.append((spec, None))
         except Exception as exc:  # one broken report must not lose the others
             results.append((spec, redactor.redact(f"{type(exc).__name__}: {exc}")))

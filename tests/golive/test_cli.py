@@ -246,3 +246,41 @@ def test_config_errors_mask_credentials_they_quote(tmp_path: Path) -> None:
     assert r.exit_code == 2
     assert "canary-pw" not in r.stderr
     assert "targets.api.url: 'htp://golive:***@127.0.0.1:1' is not an http(s) URL" in r.stderr
+
+
+def test_run_previous_shows_the_change_in_html_and_markdown(tmp_path: Path) -> None:
+    first = tmp_path / "first.json"
+    passing = config(
+        tmp_path,
+        [{"id": "lab.failing", "enabled": False}, {"id": "lab.sleepy", "params": {"seconds": 0}}],
+    )
+    assert runner.invoke(app, ["run", "-c", passing, "-o", f"json:{first}"]).exit_code == 0
+    failing = config(
+        tmp_path, [{"id": "lab.failing"}, {"id": "lab.sleepy", "params": {"seconds": 0}}]
+    )
+    md, html, js = tmp_path / "r.md", tmp_path / "r.html", tmp_path / "r.json"
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "-c",
+            failing,
+            "--previous",
+            str(first),
+            "-o",
+            f"markdown:{md}",
+            "-o",
+            f"html:{html}",
+            "-o",
+            f"json:{js}",
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    run_id = json.loads(first.read_text())["run_id"]
+    text = md.read_text()
+    assert f"### Since run `{run_id}`" in text
+    assert "1 new failures, 0 fixed" in text
+    assert run_id in html.read_text()
+    bad = runner.invoke(app, ["run", "-c", failing, "--previous", str(tmp_path / "missing.json")])
+    assert bad.exit_code == 2
+    assert "cannot read" in bad.stderr
