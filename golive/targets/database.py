@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,13 @@ if TYPE_CHECKING:
     Query = str | bytes | SQL | Composed  # what AsyncConnection.execute accepts
 
     from golive.config import DatabaseTarget as DatabaseConfig
+
+
+_REFUSED = re.compile(
+    r'connection to server at "(?P<host>[^"]+)"(?: \([^)]*\))?, port (?P<port>\d+) failed: '
+    r"Connection refused"
+)
+_UNRESOLVED = re.compile(r"failed to resolve host '(?P<host>[^']+)'")
 
 
 class DatabaseTarget:
@@ -110,6 +118,12 @@ class DatabaseTarget:
         ):
             return f"no answer from PostgreSQL within {self.cfg.connect_timeout:g}s"
         text = " ".join(str(exc).split()) or type(exc).__name__
+        refused = _REFUSED.search(text)
+        if refused:
+            return f"connection refused by PostgreSQL at {refused['host']}:{refused['port']}"
+        unresolved = _UNRESOLVED.search(text)
+        if unresolved:
+            return f"host name {unresolved['host']} of the database does not resolve"
         return f"{type(exc).__name__}: {text}"
 
     async def probe(self) -> str | None:

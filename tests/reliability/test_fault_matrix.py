@@ -83,7 +83,7 @@ FAULTS = [
         "postgres_down",
         "PostgreSQL down (DSN to a refused port)",
         ("database",),
-        r"database unreachable: .*Connection refused",
+        r"database unreachable: connection refused by PostgreSQL at 127\.0\.0\.1:\d+",
     ),
     Fault(
         "postgres_stalled",

@@ -238,7 +238,9 @@ def test_canaries_really_reached_golive(secret_runs: SecretRuns, canaries: Canar
     failing = secret_runs.runs["failing_targets"]
     summaries = " ".join(r["summary"] for r in failing.data["results"])
     assert "connection refused by http://golive:***@127.0.0.1:" in summaries
-    assert re.search(r"database unreachable: .*Connection refused", summaries)
+    assert re.search(
+        r"database unreachable: connection refused by PostgreSQL at 127\.0\.0\.1:\d+", summaries
+    )
     # the malformed DSN's error quotes the password, masked
     malformed = secret_runs.runs["malformed_dsn"].results["database.version"]
     assert malformed["status"] == "SKIP"

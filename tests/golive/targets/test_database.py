@@ -29,4 +29,4 @@ def test_refused_port_names_the_server() -> None:
     cfg = DatabaseConfig(dsn=f"postgresql://golive@127.0.0.1:{port}/x", connect_timeout=1)
     reason = asyncio.run(DatabaseTarget(cfg).probe())
     assert reason is not None
-    assert f'connection to server at "127.0.0.1", port {port} failed: Connection refused' in reason
+    assert reason == f"connection refused by PostgreSQL at 127.0.0.1:{port}"
