@@ -61,3 +61,27 @@ def redactor_for(cfg: Config) -> Redactor:
     r = Redactor()
     r.add_all(cfg.secrets)
     return r
+
+
+def await_prometheus_traffic(stack: Any, window: str = "15s", deadline: float = 45.0) -> None:
+    """Send the API some requests and poll Prometheus until it computes a request rate over
+    `window` (a fresh stack has none yet: the error-rate source would fall back to the
+    probe)."""
+    import time
+
+    import httpx
+
+    query = f"sum(rate(http_requests_total[{window}]))"
+    end = time.monotonic() + deadline
+    with httpx.Client(timeout=5, trust_env=False) as client:
+        while time.monotonic() < end:
+            for _ in range(5):
+                client.get(f"{stack.api_url}/health")
+            body = client.get(
+                f"{stack.prometheus_url}/api/v1/query", params={"query": query}
+            ).json()
+            result = body.get("data", {}).get("result", [])
+            if result and float(result[0]["value"][1]) > 0:
+                return
+            time.sleep(0.5)  # poll interval; bounded by the deadline
+    raise AssertionError(f"Prometheus computed no request rate within {deadline:g}s")
