@@ -13,6 +13,7 @@ import asyncio
 import math
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from golive.api import Context
@@ -156,3 +157,185 @@ async def _request_honouring_429(
         if loop.time() + wait >= t_end:
             return resp
         await asyncio.sleep(wait)
+
+
+# ---------------------------------------------------------------------------------------------
+# security.rate_limit_enforced: which endpoint to burst, and what the limiter says about itself
+
+_LIMIT_HEADERS = (
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "ratelimit-policy",
+    "ratelimit",
+    "retry-after",
+)
+# endpoints that limiters exempt on purpose (probes, scrapes): tried last
+_PROBE_WORDS = ("health", "ready", "live", "metrics", "ping", "status")
+
+
+@dataclass
+class Endpoint:
+    """A candidate for the burst: how to call it and what one request showed."""
+
+    method: str
+    path: str
+    found_by: str
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every request
+    status: int | None = None
+    limit_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """`GET /tools`."""
+        return f"{self.method} {self.path}"
+
+    @property
+    def header_limit(self) -> int | None:
+        """The limit the answer's headers announce (X-RateLimit-Limit, RateLimit-Limit)."""
+        for name in ("x-ratelimit-limit", "ratelimit-limit"):
+            n = sec.parse_int((self.limit_headers.get(name) or "").split(",")[0].split(";")[0])
+            if n is not None:
+                return n
+        return None
+
+    @property
+    def header_remaining(self) -> int | None:
+        """The requests the answer's headers say are left in the window."""
+        for name in ("x-ratelimit-remaining", "ratelimit-remaining"):
+            n = sec.parse_int(self.limit_headers.get(name))
+            if n is not None:
+                return n
+        return None
+
+
+def limit_headers(resp: Any) -> dict[str, str]:
+    """The rate-limit headers of an answer (lower-case names)."""
+    return {k: resp.headers[k] for k in _LIMIT_HEADERS if k in resp.headers}
+
+
+def _order(op: Any) -> tuple[int, int, int, int, str]:
+    words = op.path.lower()
+    probe_like = any(w in words for w in _PROBE_WORDS)
+    queries = sum(1 for p in op.parameters() if p.get("in") == "query")
+    return (int(probe_like), int(op.declares_auth), queries, op.path.count("/"), op.path)
+
+
+async def rate_limit_candidates(
+    ctx: Context, path: str | None, method: str, tries: int
+) -> list[Endpoint] | str:
+    """The endpoints to burst, best first, each already called once; or why there is none.
+
+    `path` given: that endpoint only. Otherwise the API's OpenAPI document is read for
+    operations of `method` without path parameters or required query parameters; the first
+    `tries` of them (endpoints limiters usually exempt, such as health and metrics, last)
+    are called once, with the API's token when the document says they need one or the API
+    answers 401/403. Those answering 2xx (or 429) are kept, the ones whose answer carries
+    rate-limit headers first."""
+    import httpx
+
+    from golive.openapi import OpenApiUnavailable
+
+    auth = await ctx.api.auth_headers()
+    if auth:
+        ctx.secret(auth["Authorization"].partition(" ")[2])
+    if path is not None:
+        found = [Endpoint(method, path, "the check's `path` parameter")]
+    else:
+        try:
+            doc = await ctx.api.openapi()
+        except OpenApiUnavailable as exc:
+            return (
+                f"cannot find an endpoint to burst: {exc}; set `path` to a cheap {method} "
+                "endpoint that the API rate-limits"
+            )
+        ops = [
+            op
+            for op in doc.operations()
+            if op.method == method
+            and not op.has_path_params
+            and not op.required_params("query")
+            and not [h for h in op.required_params("header") if h.lower() != "authorization"]
+        ]
+        ops.sort(key=_order)
+        found = [
+            Endpoint(
+                op.method,
+                op.path,
+                f"{doc.source}: {method} without parameters",
+                headers=dict(auth) if op.declares_auth else {},
+            )
+            for op in ops[:tries]
+        ]
+        if not found:
+            return (
+                f"the API's OpenAPI document has no {method} operation without parameters "
+                f"to burst; set `path` to a cheap {method} endpoint that the API rate-limits"
+            )
+    for ep in found:
+        try:
+            resp = await ctx.api.request(ep.method, ep.path, headers=ep.headers)
+            if resp.status_code in (401, 403) and auth and not ep.headers:
+                ep.headers = dict(auth)
+                resp = await ctx.api.request(ep.method, ep.path, headers=ep.headers)
+        except httpx.HTTPError as exc:
+            ep.found_by += f"; {ctx.api.describe(exc)}"
+            continue
+        ep.status = resp.status_code
+        ep.limit_headers = limit_headers(resp)
+    usable = [
+        ep for ep in found if ep.status is not None and (200 <= ep.status < 300 or ep.status == 429)
+    ]
+    if not usable:
+        tried = ", ".join(f"{ep.label} {ep.status or 'no answer'}" for ep in found[:6])
+        return (
+            f"no candidate endpoint answered 2xx to golive ({tried}); set `path` to a "
+            f"cheap {method} endpoint that answers 2xx"
+        )
+    usable.sort(key=lambda ep: (ep.status != 429, not ep.limit_headers))
+    return usable
+
+
+def _seconds(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After value (seconds or an HTTP date)."""
+    if not value:
+        return None
+    n = sec.parse_int(value)
+    if n is not None:
+        return float(max(0, n))
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+def recovery(resp: Any, now: float) -> dict[str, Any]:
+    """When the API says its throttle lifts, from a 429 answer: `Retry-After`, else
+    `X-RateLimit-Reset` (epoch seconds, or seconds when small), else `RateLimit-Reset`
+    (seconds), else a `retry_after` field of a JSON body. `lifts_in_s` is None when the
+    answer says nothing."""
+    out: dict[str, Any] = {"lifts_in_s": None, "source": None}
+    headers = limit_headers(resp)
+    wait = _seconds(headers.get("retry-after"), now)
+    if wait is not None:
+        return {"lifts_in_s": round(wait, 1), "source": "Retry-After header"}
+    reset = sec.parse_int(headers.get("x-ratelimit-reset"))
+    if reset is not None:
+        wait = reset - now if reset > 1_000_000_000 else reset
+        return {"lifts_in_s": round(max(0.0, wait), 1), "source": "X-RateLimit-Reset header"}
+    reset = sec.parse_int(headers.get("ratelimit-reset"))
+    if reset is not None:
+        return {"lifts_in_s": float(max(0, reset)), "source": "RateLimit-Reset header"}
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    hint = body.get("retry_after") if isinstance(body, dict) else None
+    if isinstance(hint, (int, float)) and not isinstance(hint, bool) and hint >= 0:
+        return {"lifts_in_s": float(hint), "source": "retry_after in the 429's JSON body"}
+    return out

@@ -28,7 +28,10 @@ from ._perf import (
     _pct,
 )
 from ._taskprobe import (
+    _PROGRESS_SQL,
     _clean_up,
+    _like_prefix,
+    _plan,
     _Probe,
     _submit,
     _TaskApi,
@@ -237,6 +240,7 @@ async def task_throughput(
     tasks_path: str = "/tasks/",
     submit_concurrency: int = 10,
     poll_interval: float = 0.5,
+    task_fields: dict[str, Any] = {},  # noqa: B006 - read-only default, validated by pydantic
 ) -> Outcome:
     """Creates `tasks` one-shot tasks (a no-op pipeline) through the API, all due `due_in`
     seconds ahead and titled with the run's marker, then polls the database until every
@@ -248,7 +252,22 @@ async def task_throughput(
     accepted (the database decides); a 307 from `/tasks` is followed; a 429 is retried
     after its Retry-After. Afterwards it deletes (else cancels) every task carrying the
     marker and reports any it could not remove. Tasks are created as
-    `targets.api.agent_id`, else as the agent named `agent`."""
+    `targets.api.agent_id`, else as the agent named `agent`.
+
+    The request comes from the API's OpenAPI document (`targets.api.openapi_path`): the
+    operation `POST tasks_path` (with or without its trailing slash), and a body of the
+    fields golive fills (title with the marker, description, created_by, schedule_kind
+    `once`, schedule_expr the due time, timezone, a no-op pipeline as payload, priority,
+    max_retries), each set to the first of golive's values that the field's schema
+    accepts (timezone `UTC`, else `Etc/UTC`, else `Europe/London`: the due time carries
+    its offset, so any zone gives the same instant). `task_fields` sets fields to your
+    own values (e.g. one the API requires that golive does not know). The body is
+    validated against the request schema before anything is sent: a field golive cannot
+    satisfy is an ERROR naming the operation and the field. The first task is sent alone:
+    a 4xx answer to it is an ERROR quoting the API's reason (golive's request was refused;
+    nothing about the stack is proven), not a FAIL. Only removals the document lists
+    (DELETE, else `POST .../cancel`) are tried. Without a document the body is golive's
+    own, sent to `tasks_path` unvalidated (the evidence says so)."""
     from golive.baseline import Metric, apply_baseline
 
     if tasks < 1 or submit_concurrency < 1 or due_in < 0 or grace <= 0 or poll_interval <= 0:
@@ -281,13 +300,21 @@ async def task_throughput(
         db_now: datetime = await ctx.db.fetchval("SELECT now()")
         skew = db_now - datetime.now(timezone.utc)  # the database's clock minus ours
         since = db_now - timedelta(minutes=1)
-        probe = _Probe(tasks, db_now + timedelta(seconds=due_in))
-        await _submit(ctx, api, probe, prefix, str(created_by), submit_concurrency, ids)
+        due = db_now + timedelta(seconds=due_in)
+        plan = await _plan(ctx, api, tasks_path, prefix, str(created_by), due, task_fields)
+        if isinstance(plan, Outcome):
+            return plan  # nothing was sent
+        probe = _Probe(tasks, due, operation=f"POST {api.tasks_path}")
+        await _submit(ctx, api, probe, plan, prefix, submit_concurrency, ids)
         probe.submitted_at = datetime.now(timezone.utc) + skew
         probe.throttled = api.throttled
-        await _wait_for_runs(
-            ctx, probe, prefix, since, skew, grace, poll_interval, end - reserve, ids
-        )
+        probe.reasons = dict(api.reasons)
+        if probe.refused is None:
+            await _wait_for_runs(
+                ctx, probe, prefix, since, skew, grace, poll_interval, end - reserve, ids
+            )
+        else:
+            probe.rows = await ctx.db.fetch(_PROGRESS_SQL, (_like_prefix(prefix), since))
     finally:
         throttled = api.throttled
         try:

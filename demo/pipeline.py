@@ -6,6 +6,15 @@ import time
 from typing import Any
 
 
+#: The steps ``run_pipeline`` knows, with what each does (served by ``GET /tools``).
+TOOLS = {
+    "noop": "does nothing and succeeds",
+    "echo": "returns its `with` arguments",
+    "sleep": "sleeps `with.seconds` (at most 30)",
+    "fail": "fails with `with.message`",
+}
+
+
 class StepFailed(RuntimeError):
     """A step asked to fail (``uses: fail``) or was malformed."""
 

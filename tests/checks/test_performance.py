@@ -193,7 +193,7 @@ def test_latency_explains_a_rate_limited_endpoint(clean_api: Stack) -> None:
     r = run_check(
         "performance.api_latency",
         targets=_targets(clean_api),
-        params={"endpoints": ["/agents/auth/ping"], "requests": 700, "concurrency": 10},
+        params={"endpoints": ["/tools"], "requests": 700, "concurrency": 10},
     )
     assert r.status is Status.FAIL
     assert "x HTTP 429" in r.summary

@@ -966,18 +966,35 @@ def test_file_permissions_fail_on_the_stack_project(stack: Stack) -> None:
 
 
 @pytest.mark.integration
-def test_rate_limit_enforced_on_the_stack(stack: Stack, fresh_limits: None) -> None:
-    r = run(
-        "security.rate_limit_enforced",
-        targets=stack_targets(stack),
-        params={"wait_for_reset": False},
-    )
+def test_rate_limit_enforced_finds_the_limited_endpoint_and_reads_recovery(
+    stack: Stack, fresh_limits: None
+) -> None:
+    """No path given: the endpoint comes from the API's OpenAPI document (the first GET
+    without parameters whose answer carries rate-limit headers); recovery is read from the
+    429, not waited for."""
+    started = time.monotonic()
+    r = run("security.rate_limit_enforced", targets=stack_targets(stack))
+    elapsed = time.monotonic() - started
     assert r.status is Status.PASS, r.summary
+    assert r.summary.startswith("GET /tools answered 429 after ")
+    assert "(Retry-After header)" in r.summary
+    assert r.evidence["endpoint"]["endpoint"] == "GET /tools"
+    assert r.evidence["endpoint"]["found_by"].startswith("GET /openapi.json")
     assert r.evidence["limit_per_minute"] == 600
     assert r.evidence["limit_source"] == "compose:api"
-    assert 590 <= r.evidence["first_429"]["after_requests"] <= 610
-    assert r.summary.startswith("GET /agents/auth/ping answered 429 after ")
-    assert r.evidence["burst"]["statuses"]["429"] >= 1
+    first = r.evidence["first_429"]
+    assert first["announced_limit"] == 600
+    assert 590 <= first["after_requests"] <= 610
+    assert first["headers"]["x-ratelimit-remaining"] == "0"
+    rec = r.evidence["recovery"]
+    assert rec["source"] == "Retry-After header" and 0 < rec["lifts_in_s"] <= 61
+    assert rec["waited"] is False
+    # health endpoints are exempt in the demo: they are candidates, but not burst
+    candidates = {c["endpoint"]: c for c in r.evidence["candidates"]}
+    assert candidates["GET /health"]["limit_headers"] is None
+    assert [b["endpoint"] for b in r.evidence["bursts"]] == ["GET /tools"]
+    # it did not wait out the window: what is left of the minute is not part of the check
+    assert elapsed < rec["lifts_in_s"] + 60
 
 
 @pytest.mark.integration
@@ -992,16 +1009,17 @@ def test_rate_limit_enforced_waits_until_the_throttle_lifts(
         r = run(
             "security.rate_limit_enforced",
             targets=stack_targets(stack, api={"url": url}),
-            params={"limit": 50},
+            params={"limit": 50, "wait_for_reset": True},
             timeout=100,
         )
         elapsed = time.monotonic() - started
         from demo.stack import procs
 
-        assert procs.http_ok(f"{url}/agents/auth/ping"), "golive's address is still throttled"
+        assert procs.http_ok(f"{url}/tools"), "golive's address is still throttled"
     assert r.status is Status.PASS, r.summary
-    assert r.summary.startswith("GET /agents/auth/ping answered 429 after ")
-    lifted = r.evidence["throttle_lifted_after_s"]
+    assert r.summary.startswith("GET /tools answered 429 after ")
+    lifted = r.evidence["recovery"]["throttle_lifted_after_s"]
+    assert r.evidence["recovery"]["waited"] is True
     assert lifted is not None and 0 < lifted < 90
     assert elapsed >= lifted
 
@@ -1013,16 +1031,46 @@ def test_rate_limit_configured_but_not_enforced(
     with extra_api(stack, tmp_path, RATE_LIMIT_ENABLED="false") as url:
         r = run(
             "security.rate_limit_enforced",
-            targets=stack_targets(stack, api={"url": url}),
-            params={"wait_for_reset": False},
+            targets=stack_targets(stack, api={"url": url, "agent_id": stack.agent_id}),
+            params={"max_endpoints": 2},
         )
-    assert r.status is Status.FAIL
+    assert r.status is Status.FAIL, r.summary
+    # no answer carries rate-limit headers: the two cheapest GETs are burst in turn
     assert re.fullmatch(
-        r"rate limit not enforced: 610 requests to GET /agents/auth/ping in [\d.]+s all got "
-        r"through without a 429, though it is configured \(600/min, compose:api\)",
+        r"rate limit not enforced: 1000 requests to GET /tools, GET /agents/ in [\d.]+s all "
+        r"got through without a 429, though it is configured \(600/min, compose:api\)",
         r.summary,
     )
-    assert r.evidence["burst"]["statuses"] == {"200": 610}
+    bursts = r.evidence["bursts"]
+    assert bursts[0]["statuses"] == {"200": 610}
+    assert bursts[1]["statuses"] == {"200": 390}  # what was left of max_requests
+
+
+@pytest.mark.integration
+def test_rate_limit_enforced_errors_without_an_endpoint_to_burst(stack: Stack) -> None:
+    """No OpenAPI document and no `path`: ERROR naming what is missing, nothing sent."""
+    r = run(
+        "security.rate_limit_enforced",
+        targets=stack_targets(
+            stack, api={**stack_targets(stack)["api"], "openapi_path": "/no-such-openapi.json"}
+        ),
+    )
+    assert r.status is Status.ERROR
+    assert r.summary == (
+        "cannot find an endpoint to burst: the API serves no OpenAPI document: "
+        "GET /no-such-openapi.json answered 404; set `path` to a cheap GET endpoint that "
+        "the API rate-limits"
+    )
+    r = run(
+        "security.rate_limit_enforced",
+        targets=stack_targets(stack),
+        params={"path": "/no-such-endpoint"},
+    )
+    assert r.status is Status.ERROR
+    assert r.summary == (
+        "no candidate endpoint answered 2xx to golive (GET /no-such-endpoint 404); set "
+        "`path` to a cheap GET endpoint that answers 2xx"
+    )
 
 
 @pytest.mark.integration
@@ -1030,10 +1078,10 @@ def test_auth_required_fails_on_an_open_endpoint(stack: Stack) -> None:
     r = run(
         "security.auth_required",
         targets=stack_targets(stack),
-        params={"endpoints": ["GET /agents/auth/ping", "GET /agents/"]},
+        params={"endpoints": ["GET /tools", "GET /agents/"]},
     )
     assert r.status is Status.FAIL
-    assert r.summary.startswith("GET /agents/auth/ping answered 200 to a request with no token")
+    assert r.summary.startswith("GET /tools answered 200 to a request with no token")
     rows = [x for x in r.evidence["requests"] if x["endpoint"] == "GET /agents/"]
     assert all(x["verdict"] == "rejected" for x in rows if x["status"] is not None)
 
@@ -1128,7 +1176,7 @@ def test_golive_run_section_security_passes_on_the_reference_stack(
 ) -> None:
     """The shipped checklist, unchanged, against the demo stack: GO, exit 0.
 
-    rate_limit_enforced bursts, then waits until the API serves golive again."""
+    rate_limit_enforced finds GET /tools in the OpenAPI document and bursts it."""
     stack = stack_containers
     proc = _golive(
         [
@@ -1150,7 +1198,8 @@ def test_golive_run_section_security_passes_on_the_reference_stack(
     assert {k: v for k, v in statuses.items() if v != "PASS"} == {}
     assert run["decision"]["verdict"] == "GO"
     enforced = next(r for r in run["results"] if r["id"] == "security.rate_limit_enforced")
-    assert enforced["evidence"]["throttle_lifted_after_s"] is not None
+    assert enforced["evidence"]["endpoint"]["endpoint"] == "GET /tools"
+    assert enforced["evidence"]["recovery"]["source"] == "Retry-After header"
 
 
 @pytest.mark.integration

@@ -45,7 +45,7 @@ def _golive_session_seen(stack: Any, started: harness.Started, limit: float) -> 
 
 
 def _throttled(stack: Any, started: harness.Started, limit: float) -> bool:
-    url = f"{stack.api_url}/agents/auth/ping"
+    url = f"{stack.api_url}/tools"
     t_end = time.monotonic() + limit
     while time.monotonic() < t_end and started.proc.poll() is None:
         try:
