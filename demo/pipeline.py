@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-
 #: The steps ``run_pipeline`` knows, with what each does (served by ``GET /tools``).
 TOOLS = {
     "noop": "does nothing and succeeds",
