@@ -277,7 +277,7 @@ async def _plan(
             f"operations: {posts}); set `tasks_path` to the one that creates tasks"
         )
     try:
-        body = build_body(op, wanted, essential=_ESSENTIAL)
+        body = build_body(op, wanted, essential=_ESSENTIAL, exact=list(task_fields))
     except UnsatisfiableBody as exc:
         return Outcome.error(
             ctx.redactor.redact(f"{exc} (nothing was sent; `task_fields` sets a field's value)"),

@@ -208,11 +208,14 @@ def build_body(
     wanted: Mapping[str, Sequence[Any]],
     *,
     essential: Sequence[str] = (),
+    exact: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A JSON body for `op` from golive's candidate values per field.
 
-    For each field the schema declares, the first candidate its schema accepts is used;
-    fields the schema does not declare are left out. Raises :class:`UnsatisfiableBody` when
+    For each field the schema declares, the first candidate its schema accepts is used (a
+    whole number outside the field's minimum/maximum is moved inside it, unless the field
+    is in `exact`: values the user gave are sent as given or refused); fields the schema
+    does not declare are left out. Raises :class:`UnsatisfiableBody` when
     an `essential` field is not in the schema, when the schema requires a field golive has
     no value for, when no candidate fits a field, or when the finished body still fails
     the whole schema (checked with jsonschema)."""
@@ -253,7 +256,7 @@ def build_body(
                 break
             tried.append(found[0][1])
         else:
-            fitted = _clamped(sub, candidates[0]) if candidates else None
+            fitted = _clamped(sub, candidates[0]) if candidates and name not in exact else None
             if fitted is not None:
                 body[name] = fitted
             elif candidates:
