@@ -674,9 +674,30 @@ async def auth_required(
     signing key is a default). A 2xx is a FAIL (the endpoint is open), a 5xx is a FAIL (auth
     failures must be 401, not crashes); 404/405 and validation errors are warnings because
     they prove nothing. Write methods get an empty JSON body, so that nothing valid can be
-    created. A 429 is retried after Retry-After within the check's timeout."""
+    created. A 429 is retried after Retry-After within the check's timeout. When the API
+    serves an OpenAPI document, each endpoint must be one of its operations (its documented
+    path is used, `/tasks` becoming `/tasks/`); one that is not is an ERROR naming it."""
     import httpx
 
+    from golive.openapi import OpenApiUnavailable
+
+    try:
+        doc = await ctx.api.openapi()
+    except OpenApiUnavailable:
+        doc = None  # the endpoints are taken as configured
+    if doc is not None:
+        listed = []
+        for endpoint in endpoints:
+            method, _, path = endpoint.strip().partition(" ")
+            op = doc.find(method, path.strip() or "/")
+            if op is None:
+                return Outcome.error(
+                    f"{method.upper()} {path.strip()} is not an operation of the API's "
+                    f"OpenAPI document ({doc.source}): set `endpoints` to protected "
+                    "operations the API serves"
+                )
+            listed.append(op.label)
+        endpoints = listed
     agent_id = ctx.api.api_cfg.agent_id
     variants = _forged_tokens(agent_id, default_keys)
     for _, token in variants:

@@ -1087,6 +1087,20 @@ def test_auth_required_fails_on_an_open_endpoint(stack: Stack) -> None:
 
 
 @pytest.mark.integration
+def test_auth_required_errors_on_an_endpoint_the_api_does_not_serve(stack: Stack) -> None:
+    r = run(
+        "security.auth_required",
+        targets=stack_targets(stack),
+        params={"endpoints": ["POST /tasks", "GET /agents/auth/ping"]},
+    )
+    assert r.status is Status.ERROR
+    assert r.summary == (
+        "GET /agents/auth/ping is not an operation of the API's OpenAPI document "
+        "(GET /openapi.json): set `endpoints` to protected operations the API serves"
+    )
+
+
+@pytest.mark.integration
 def test_auth_required_catches_a_well_known_signing_key(stack: Stack, tmp_path: Path) -> None:
     with extra_api(stack, tmp_path, JWT_SECRET_KEY="dev-secret-key-change-in-production") as url:
         r = run(

@@ -71,7 +71,19 @@ def test_signal_writes_partial_reports_and_exits_130(
     from demo.stack.app import reset_rate_limits
 
     reset_rate_limits(stack)
-    cmd = harness.command(harness.configs(), tmp_path, "--deadline", "150")
+    overlays: list[Path | str] = []
+    if moment == "late":
+        # the last check, told to wait until the limiter lets golive through again, is
+        # still running when the test's own probe starts getting 429
+        overlay = tmp_path / "wait-for-reset.yaml"
+        overlay.write_text(
+            "version: 1\nsections:\n  security:\n    checks:\n"
+            "      - id: security.rate_limit_enforced\n"
+            "        timeout: 90s\n"
+            "        params: {wait_for_reset: true}\n"
+        )
+        overlays.append(overlay)
+    cmd = harness.command(harness.configs(*overlays), tmp_path, "--deadline", "150")
     started = harness.start(cmd, tmp_path, stack_env)
     try:
         if moment == "early":
