@@ -77,7 +77,10 @@ async def api_latency(
     p95 <= 200 ms, p99 <= 500 ms and at most 1 % errors (p50, p90 and max are unset). Every
     concurrent worker owns one keep-alive connection, as `hey` and `ab` do. The evidence
     holds a latency histogram; the raw samples are kept for baseline comparisons. With
-    `authenticated`, requests carry the API's bearer token (for endpoints behind auth)."""
+    `authenticated`, requests carry the API's bearer token (for endpoints behind auth). An
+    endpoint that answers the same 4xx (other than 429) to every request refused golive's
+    request (a path the API does not serve, missing credentials): that is an ERROR naming
+    the status, not a latency verdict."""
     from golive.baseline import Metric, apply_baseline
     from golive.loadprobe import histogram, measure, summarize
 
@@ -118,6 +121,9 @@ async def api_latency(
                 headers=headers,
             )
         )
+    refused = _refused_everywhere(endpoints, results)
+    if refused:
+        return Outcome.error(refused, evidence={"statuses": _statuses(endpoints, results)})
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
     measurements: dict[str, float] = {}
@@ -210,6 +216,35 @@ async def api_latency(
         elif name == "rps":
             metrics[key] = Metric("higher", unit="req/s", samples=series)
     return apply_baseline(ctx, outcome, metrics)
+
+
+def _statuses(endpoints: list[str], results: list[Any]) -> dict[str, dict[str, int]]:
+    return {
+        path: {str(k): v for k, v in sorted(r.statuses.items())}
+        for path, r in zip(endpoints, results, strict=False)
+    }
+
+
+def _refused_everywhere(endpoints: list[str], results: list[Any]) -> str | None:
+    """Why the probe measured nothing, when every request to an endpoint got the same 4xx
+    (other than 429): golive's request was refused (a path the API does not serve, missing
+    credentials), which says nothing about the API's latency."""
+    for path, result in zip(endpoints, results, strict=False):
+        codes = set(result.statuses)
+        if result.completed and not result.failures and len(codes) == 1:
+            code = next(iter(codes))
+            if 400 <= code < 500 and code != 429:
+                hint = {
+                    404: "not an endpoint the API serves: set `endpoints`",
+                    405: "the API does not serve GET there: set `endpoints`",
+                    401: "it needs credentials: set `authenticated: true`",
+                    403: "golive's credentials may not read it",
+                }.get(code, "golive's request was refused")
+                return (
+                    f"GET {path} answered {code} to every one of golive's requests, so its "
+                    f"latency was not measured ({hint})"
+                )
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
