@@ -286,6 +286,8 @@ async def rate_limit_candidates(
             continue
         ep.status = resp.status_code
         ep.limit_headers = limit_headers(resp)
+        if ep.limit_headers:
+            ep.found_by += f"; its answer carries {', '.join(sorted(ep.limit_headers))}"
     usable = [
         ep for ep in found if ep.status is not None and (200 <= ep.status < 300 or ep.status == 429)
     ]

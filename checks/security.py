@@ -599,9 +599,12 @@ async def rate_limit_enforced(
                 else "; still throttled at the check's timeout"
             )
         evidence["recovery"] = rec
-        limit_text = (f"limit {announced}/min announced" if announced is not None else None) or (
-            f"limit {limit}/min configured" if limit is not None else "limit unknown"
-        )
+        limits = []
+        if announced is not None:
+            limits.append(f"X-RateLimit-Limit {announced}")
+        if limit is not None:
+            limits.append(f"{limit}/min configured")
+        limit_text = ", ".join(limits) or "no limit configured or announced"
         return Outcome.passed(
             f"{ep.label} answered 429 after {hit['after_requests']} requests of a burst "
             f"({limit_text}){when}",
