@@ -36,7 +36,8 @@ class UnsatisfiableBody(Exception):
         self.operation = operation
         self.field = field
         self.reason = reason
-        super().__init__(f"operation {operation}: cannot satisfy field `{field}`: {reason}")
+        what = f"cannot satisfy field `{field}`" if field[:1] != "(" else "cannot build a body"
+        super().__init__(f"operation {operation}: {what}: {reason}")
 
 
 def _segments(path: str) -> list[str]:
@@ -189,11 +190,29 @@ def _field(path: Sequence[Any]) -> str:
     return ".".join(str(p) for p in path) or "(body)"
 
 
-def problems(schema: Mapping[str, Any], value: Any) -> list[tuple[str, str]]:
-    """(field, message) of every way `value` breaks `schema` (empty: it is valid)."""
+class InvalidSchema(Exception):
+    """The API's schema is not valid JSON Schema (of the dialect its OpenAPI version uses)."""
+
+
+def problems(schema: Mapping[str, Any], value: Any, openapi: str = "3.1") -> list[tuple[str, str]]:
+    """(field, message) of every way `value` breaks `schema` (empty: it is valid).
+
+    OpenAPI 3.1 schemas are JSON Schema 2020-12; 3.0 ones are read as draft 4, whose
+    boolean `exclusiveMinimum` they use. Raises :class:`InvalidSchema` for a schema that
+    is not valid in its dialect."""
     import jsonschema
 
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    default = (
+        jsonschema.Draft4Validator if openapi.startswith("3.0") else jsonschema.Draft202012Validator
+    )
+    cls = jsonschema.validators.validator_for(schema, default=default)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.exceptions.SchemaError as exc:
+        where = _field(exc.absolute_path)
+        raise InvalidSchema(
+            f"the API's schema is not valid JSON Schema ({where}: {exc.message})"
+        ) from None
     validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(value), key=lambda e: (list(e.absolute_path), e.message))
     out = []
@@ -219,6 +238,19 @@ def build_body(
     an `essential` field is not in the schema, when the schema requires a field golive has
     no value for, when no candidate fits a field, or when the finished body still fails
     the whole schema (checked with jsonschema)."""
+    try:
+        return _build(op, wanted, essential, exact)
+    except InvalidSchema as exc:
+        raise UnsatisfiableBody(op.label, "(schema)", str(exc)) from None
+
+
+def _build(
+    op: Operation,
+    wanted: Mapping[str, Sequence[Any]],
+    essential: Sequence[str],
+    exact: Sequence[str],
+) -> dict[str, Any]:
+    version = op.api.version
     schema = op.request_schema()
     if schema is None:
         raise UnsatisfiableBody(op.label, "(body)", "the operation documents no JSON request body")
@@ -250,35 +282,49 @@ def build_body(
         sub = props[name] if props is not None else {}
         tried: list[str] = []
         for value in candidates:
-            found = problems(sub, value) if isinstance(sub, Mapping) else []
+            found = problems(sub, value, version) if isinstance(sub, Mapping) else []
             if not found:
                 body[name] = value
                 break
             tried.append(found[0][1])
         else:
-            fitted = _clamped(sub, candidates[0]) if candidates and name not in exact else None
+            fitted = (
+                _clamped(sub, candidates[0], version) if candidates and name not in exact else None
+            )
             if fitted is not None:
                 body[name] = fitted
             elif candidates:
                 raise UnsatisfiableBody(op.label, name, "; ".join(dict.fromkeys(tried)))
-    remaining = problems(schema, body)
+    remaining = problems(schema, body, version)
     if remaining:
         field, message = remaining[0]
         raise UnsatisfiableBody(op.label, field, message)
     return body
 
 
-def _clamped(schema: Any, value: Any) -> Any:
+def _clamped(schema: Any, value: Any, version: str) -> Any:
     """A whole number moved into the schema's [minimum, maximum], if that satisfies it."""
     if not isinstance(schema, Mapping) or isinstance(value, bool) or not isinstance(value, int):
         return None
     low, high = schema.get("minimum"), schema.get("maximum")
+    # 2020-12 writes exclusive bounds as numbers, OpenAPI 3.0 as booleans beside the bound
+    for key in ("exclusiveMinimum", "exclusiveMaximum"):
+        bound = schema.get(key)
+        if isinstance(bound, (int, float)) and not isinstance(bound, bool):
+            if key == "exclusiveMinimum":
+                low = bound if low is None else max(low, bound)
+            else:
+                high = bound if high is None else min(high, bound)
     fitted = value
     if isinstance(low, (int, float)) and fitted < low:
         fitted = math.ceil(low)
     if isinstance(high, (int, float)) and fitted > high:
         fitted = math.floor(high)
-    return fitted if fitted != value and not problems(schema, fitted) else None
+    # one step further inside when the bound itself is excluded
+    for candidate in (fitted, fitted + 1, fitted - 1):
+        if candidate != value and not problems(schema, candidate, version):
+            return candidate
+    return None
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")

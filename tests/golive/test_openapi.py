@@ -166,3 +166,42 @@ def test_the_apis_reason_is_quoted(status: int, content: Any, reason: str) -> No
     else:
         resp = httpx.Response(status, json=content)
     assert answer_reason(resp) == reason
+
+
+def _one_field_doc(version: str, field: dict[str, Any]) -> OpenApi:
+    schema = {"type": "object", "properties": {"n": field}}
+    return OpenApi(
+        {
+            **_doc(
+                {
+                    "/n": {
+                        "post": {
+                            "requestBody": {"content": {"application/json": {"schema": schema}}}
+                        }
+                    }
+                }
+            ),
+            "openapi": version,
+        }
+    )
+
+
+def test_openapi_3_0_schemas_are_read_in_their_own_dialect() -> None:
+    # 3.0 writes exclusiveMinimum as a boolean (draft 4); in 2020-12 that is invalid
+    doc = _one_field_doc("3.0.3", {"type": "integer", "minimum": 0, "exclusiveMinimum": True})
+    op = doc.find("POST", "/n")
+    assert op is not None
+    assert build_body(op, {"n": [0]}) == {"n": 1}  # golive's own value, moved inside
+    with pytest.raises(UnsatisfiableBody) as err:
+        build_body(op, {"n": [0]}, exact=["n"])
+    assert err.value.field == "n"
+
+
+def test_a_schema_that_is_not_json_schema_is_an_error_not_a_traceback() -> None:
+    op = _one_field_doc("3.1.0", {"type": "whole number"}).find("POST", "/n")
+    assert op is not None
+    with pytest.raises(UnsatisfiableBody) as err:
+        build_body(op, {"n": [1]})
+    assert str(err.value).startswith(
+        "operation POST /n: cannot build a body: the API's schema is not valid JSON Schema ("
+    )
