@@ -130,14 +130,43 @@ def _forged_tokens(agent_id: str | None, defaults: list[str]) -> list[tuple[str,
     return out
 
 
-def _judge_auth(code: int, anonymous: int, is_anonymous: bool) -> tuple[str, str]:
-    """(verdict, what happened) of one unauthenticated or forged-token request."""
+def _refusal_kind(resp: Any) -> str | None:
+    """What a 400/422 validation answer complains about: 'credentials' when an error is
+    about the Authorization header (FastAPI's answer to a missing required header), else
+    'body' when one is about the request body (so the request got past authentication)."""
+    try:
+        doc = resp.json()
+    except ValueError:
+        return None
+    detail = doc.get("detail") if isinstance(doc, dict) else None
+    if not isinstance(detail, list) or not detail:
+        return None
+    locs = [
+        [str(x).lower() for x in item.get("loc", [])] for item in detail if isinstance(item, dict)
+    ]
+    if any(loc[:2] == ["header", "authorization"] for loc in locs):
+        return "credentials"
+    if any(loc[:1] == ["body"] for loc in locs):
+        return "body"
+    return None
+
+
+def _judge_auth(
+    code: int, anonymous: int, is_anonymous: bool, refusal: str | None = None
+) -> tuple[str, str]:
+    """(verdict, what happened) of one unauthenticated or forged-token request; `refusal`
+    is what a 400/422 answer complained about (see `_refusal_kind`)."""
     if code in (401, 403):
         return "rejected", f"answered {code}"
     if 200 <= code < 300:
         return "accepted", f"answered {code}"
     if code >= 500:
         return "server error", f"answered {code} (a server error, not 401/403)"
+    if code in (400, 422) and refusal == "credentials":
+        return "rejected", f"answered {code}: the Authorization header is required"
+    if code in (400, 422) and not is_anonymous and refusal == "body":
+        # the API went on to validate the body: the token was accepted
+        return "accepted", f"let the request past authentication (answered {code} about the body)"
     if code in (400, 422) and not is_anonymous and anonymous in (401, 403):
         # without a token the API said 401; with this token it went on to validate the body
         return "accepted", f"let the request past authentication (answered {code}, not 401)"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from golive.api import Context, Finding, Outcome, Severity, check
+from golive.openapi import answer_reason
 
 from . import _secretscan as secretscan
 from . import _security as sec
@@ -31,6 +32,7 @@ from ._security_api import (
     _forged_tokens,
     _judge_auth,
     _live_token_lifetime,
+    _refusal_kind,
     _request_honouring_429,
     _wait_for_reset,
     limit_headers,
@@ -675,11 +677,14 @@ async def auth_required(
     JWT, with a JWT signed by a random key and, when the API target names an agent id, with
     JWTs for that agent signed by well-known default keys (an accepted one means the real
     signing key is a default). A 2xx is a FAIL (the endpoint is open), a 5xx is a FAIL (auth
-    failures must be 401, not crashes); 404/405 and validation errors are warnings because
-    they prove nothing. Write methods get an empty JSON body, so that nothing valid can be
-    created. A 429 is retried after Retry-After within the check's timeout. When the API
-    serves an OpenAPI document, each endpoint must be one of its operations (its documented
-    path is used, `/tasks` becoming `/tasks/`); one that is not is an ERROR naming it."""
+    failures must be 401, not crashes). A validation answer (400/422) is read: one about
+    the missing Authorization header is a rejection, one about the body means the token got
+    past authentication (a FAIL for a forged token); other 4xx are warnings because they
+    prove nothing, with the API's reason in the evidence. Write methods get an empty JSON
+    body, so that nothing valid can be created. A 429 is retried after Retry-After within
+    the check's timeout. When the API serves an OpenAPI document, each endpoint must be one
+    of its operations (its documented path is used, `/tasks` becoming `/tasks/`); one that
+    is not is an ERROR naming it."""
     import httpx
 
     from golive.openapi import OpenApiUnavailable
@@ -726,7 +731,8 @@ async def auth_required(
             code = resp.status_code
             if anonymous is None:
                 anonymous = code
-            verdict, problem = _judge_auth(code, anonymous, token is None)
+            refusal = _refusal_kind(resp) if code in (400, 422) else None
+            verdict, problem = _judge_auth(code, anonymous, token is None, refusal)
             default_key = "well-known default key" in label
             if verdict == "accepted":
                 fails.append(
@@ -740,14 +746,15 @@ async def auth_required(
             elif verdict == "inconclusive":
                 unclear.append(f"{method} {path} {problem} to a request with {label}")
             if not default_key or verdict != "rejected":
-                rows.append(
-                    {
-                        "endpoint": f"{method} {path}",
-                        "request": label,
-                        "status": code,
-                        "verdict": verdict,
-                    }
-                )
+                row = {
+                    "endpoint": f"{method} {path}",
+                    "request": label,
+                    "status": code,
+                    "verdict": verdict,
+                }
+                if code >= 400 and code not in (401, 403):
+                    row["reason"] = ctx.redactor.redact(answer_reason(resp, 160))
+                rows.append(row)
             if default_key and verdict == "accepted":
                 break
         if agent_id:

@@ -267,6 +267,41 @@ def test_random_secrets_are_strong(value: str) -> None:
     assert sec.secret_weakness(value, min_length=32, min_entropy_bits=100) is None
 
 
+@pytest.mark.parametrize(
+    ("detail", "anonymous", "kind", "verdict"),
+    [
+        (
+            [{"loc": ["header", "authorization"], "msg": "Field required"}],
+            True,
+            "credentials",
+            "rejected",
+        ),
+        ([{"loc": ["body", "title"], "msg": "Field required"}], False, "body", "accepted"),
+        (
+            [
+                {"loc": ["header", "authorization"], "msg": "Field required"},
+                {"loc": ["body", "title"], "msg": "Field required"},
+            ],
+            True,
+            "credentials",
+            "rejected",
+        ),
+        ([{"loc": ["body", "title"], "msg": "Field required"}], True, "body", "inconclusive"),
+        ("Agent not found", False, None, "inconclusive"),
+    ],
+)
+def test_validation_answers_are_read_for_what_they_refuse(
+    detail: Any, anonymous: bool, kind: str | None, verdict: str
+) -> None:
+    import httpx
+
+    from checks._security_api import _judge_auth, _refusal_kind
+
+    resp = httpx.Response(422, json={"detail": detail})
+    assert _refusal_kind(resp) == kind
+    assert _judge_auth(422, 422, anonymous, kind)[0] == verdict
+
+
 def test_hs256_tokens_verify_and_decode() -> None:
     import hashlib
     import hmac

@@ -231,3 +231,19 @@ def test_rate_limit_enforced_bursts_endpoints_ordinaut_serves(ordinaut: Upstream
     assert len(bursts) == 2
     assert all(set(b["statuses"]) == {"200"} for b in bursts)
     assert all(b["found_by"].startswith("GET /openapi.json") for b in bursts)
+
+
+def test_auth_required_reads_ordinauts_validation_answers(ordinaut: UpstreamStack) -> None:
+    """Ordinaut answers 422 when the Authorization header is missing (a rejection, read
+    from its reason), 500 to forged tokens, and 422 about the body to a token signed with
+    the compose file's default key: that token got past authentication."""
+    r = run_check("security.auth_required", targets=_targets(ordinaut), timeout=60)
+    assert r.status is Status.FAIL, r.summary
+    rows = r.evidence["requests"]
+    anonymous = [x for x in rows if x["request"] == "no token"]
+    assert {x["verdict"] for x in anonymous} == {"rejected"}
+    assert all("authorization" in x["reason"].lower() for x in anonymous)
+    accepted = [x for x in rows if x["verdict"] == "accepted"]
+    assert {x["request"] for x in accepted} == {"token signed with a well-known default key"}
+    assert "POST /tasks/" in {x["endpoint"] for x in accepted}
+    assert "dev-secret-key-change-in-production" not in str(r.evidence)
