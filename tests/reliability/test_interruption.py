@@ -6,8 +6,9 @@ so far (marked interrupted), and exit 130, without a traceback. Two moments are 
 * early (SIGINT): as soon as golive's first database session shows up in
   pg_stat_activity, when most checks have not run yet;
 * late (SIGTERM): while `security.rate_limit_enforced`, the last check, waits for the
-  API's rate limiter to forgive golive's address (the test's own probe of the same
-  endpoint starts getting 429 then).
+  API's rate limiter to forgive golive's address (an overlay sets its `wait_for_reset`,
+  which is off by default; the test's own probe of the same endpoint starts getting 429
+  then).
 """
 
 from __future__ import annotations
