@@ -224,6 +224,14 @@ class Round:
     not_passing: Sequence[str]  # ids not PASS, WAIVED or a SKIP that waiting cannot change
     verdict: Verdict
 
+    def changes_text(self, arrow: str = "->") -> str:
+        """'round 2 (t+20s): a ERROR -> PASS, b SKIP -> PASS; GO', for reports."""
+        changed = ", ".join(
+            f"{c.id} {c.before.value} {arrow} {c.after.value}" for c in self.changes
+        )
+        head = f"round {self.number} (t+{self.at:.0f}s)"
+        return f"{head}: {changed or 'no change'}; {self.verdict.value}"
+
 
 @dataclass(frozen=True)
 class WaitSummary:
@@ -248,6 +256,11 @@ class WaitSummary:
             None: "still running",
         }[self.ended]
         return f"{head}: {why}"
+
+    def changed_rounds(self, limit: int = 20) -> list[str]:
+        """`changes_text` of the rounds after the first that changed something (the last
+        `limit` of them)."""
+        return [r.changes_text("→") for r in self.history if r.number > 1 and r.changes][-limit:]
 
 
 def seconds(value: float) -> str:
