@@ -419,6 +419,7 @@ def test_waits_for_go_after_alertmanager_comes_back(
         if a.get("labels", {}).get("golive_marker") == marker and a.get("status") == "firing"
     ]
     assert len(firing) == 1, firing
+    print("\n" + "\n".join(x for x in run.stderr.splitlines() if x.startswith("round ")))
     for fmt in ("markdown", "html", "junit"):
         assert (
             f"{wait['rounds']} rounds (--wait 1m, --interval 1s)" in run.reports[fmt].read_text()
@@ -442,6 +443,7 @@ def test_the_wait_runs_out_while_the_fault_stays(
     assert run.results["monitoring.alertmanager_health"]["status"] == "FAIL"
     n = data["wait"]["rounds"]
     assert f"the wait ran out after {n} round" in run.stdout
+    print("\n" + "\n".join(x for x in run.stderr.splitlines() if x.startswith("round ")))
     assert all(
         set(r["checks"]) <= set(data["wait"]["history"][0]["not_passing"])
         for r in data["wait"]["history"][1:]
