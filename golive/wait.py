@@ -150,13 +150,18 @@ def _merge(
     """Put a round's results into `latest` (plan order kept); returns the status changes."""
     changes: list[StatusChange] = []
     for r in results:
-        old = latest.get(r.id)
+        old = latest.get(_key(r))
         if old is not None and keep_previous_if_interrupted and _interrupted(r):
             continue  # the previous round's complete result says more than "interrupted"
         if old is not None and old.status is not r.status:
             changes.append(StatusChange(r.id, old.status, r.status))
-        latest[r.id] = r
+        latest[_key(r)] = r
     return changes
+
+
+def _key(r: CheckResult) -> str:
+    """What identifies one result across rounds: one result per check id."""
+    return r.id
 
 
 def _assemble(
