@@ -155,16 +155,7 @@ async def execute_async(
     begun = begin(options)
     with stop_on_signals(begun.stop):
         results, targets = await run_round(config, planned, options, redactor, begun, events)
-    return assemble(
-        config,
-        results,
-        options,
-        run_id=begun.run_id,
-        started=begun.started,
-        duration=time.monotonic() - begun.t0,
-        interrupted=begun.stop.is_set(),
-        targets=targets,
-    )
+    return begun.assemble(config, results, options, targets, interrupted=begun.stop.is_set())
 
 
 @dataclass
@@ -176,6 +167,27 @@ class Begun:
     t0: float  # time.monotonic() at the start
     settings: RunSettings
     stop: asyncio.Event
+
+    def assemble(
+        self,
+        config: Config,
+        results: list[CheckResult],
+        options: Options,
+        targets: dict[str, str],
+        *,
+        interrupted: bool,
+    ) -> Run:
+        """The run so far: `assemble` with this run's id, start and duration until now."""
+        return assemble(
+            config,
+            results,
+            options,
+            run_id=self.run_id,
+            started=self.started,
+            duration=time.monotonic() - self.t0,
+            interrupted=interrupted,
+            targets=targets,
+        )
 
 
 def begin(options: Options) -> Begun:

@@ -30,7 +30,7 @@ import time
 from dataclasses import replace
 
 from golive.config import Config
-from golive.engine import Begun, Options, assemble, begin, run_round, stop_on_signals
+from golive.engine import Begun, Options, begin, run_round, stop_on_signals
 from golive.models import (
     CheckResult,
     Round,
@@ -72,7 +72,7 @@ async def run_until_go(
             interrupted = begun.stop.is_set()
             changes = _merge(latest, results, keep_previous_if_interrupted=interrupted)
             current = list(latest.values())
-            run = _assemble(config, current, options, begun, targets, interrupted)
+            run = begun.assemble(config, current, options, targets, interrupted=interrupted)
             history.append(
                 Round(
                     number=number,
@@ -99,7 +99,7 @@ async def run_until_go(
             if ended is not None:
                 return _explained(run, paused=False)
             if await _stopped_within(begun.stop, min(options.interval, ends_at - time.monotonic())):
-                run = _assemble(config, current, options, begun, targets, True)
+                run = begun.assemble(config, current, options, targets, interrupted=True)
                 run = replace(run, wait=_summary(options, history, WaitEnd.INTERRUPTED))
                 return _explained(run, paused=True)
             to_run = retry
@@ -133,7 +133,7 @@ def _beyond_reach(
     best = [
         replace(r, status=Status.PASS, incomplete=False) if retryable(r) else r for r in results
     ]
-    return _assemble(config, best, options, begun, targets, False).decision.exit_code != 0
+    return begun.assemble(config, best, options, targets, interrupted=False).decision.exit_code != 0
 
 
 def _interrupted(r: CheckResult) -> bool:
@@ -162,26 +162,6 @@ def _merge(
 def _key(r: CheckResult) -> str:
     """What identifies one result across rounds: one result per check id."""
     return r.id
-
-
-def _assemble(
-    config: Config,
-    results: list[CheckResult],
-    options: Options,
-    begun: Begun,
-    targets: dict[str, str],
-    interrupted: bool,
-) -> Run:
-    return assemble(
-        config,
-        results,
-        options,
-        run_id=begun.run_id,
-        started=begun.started,
-        duration=time.monotonic() - begun.t0,
-        interrupted=interrupted,
-        targets=targets,
-    )
 
 
 def _summary(options: Options, history: list[Round], ended: WaitEnd | None) -> WaitSummary:
