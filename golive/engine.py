@@ -28,7 +28,7 @@ from golive import __version__
 from golive.api import RunSettings
 from golive.config import Config
 from golive.decision import decide, gate_results, gates_from_config
-from golive.models import CheckResult, Run, Severity, SignOff, WaitSummary
+from golive.models import CheckResult, Run, Severity, SignOff
 from golive.plan import Planned
 from golive.redact import Redactor
 from golive.registry import SECTION_ORDER
@@ -266,7 +266,6 @@ def assemble(
     duration: float,
     interrupted: bool,
     targets: dict[str, str],
-    wait: WaitSummary | None = None,
 ) -> Run:
     """Decide and build the run model from results."""
     fail_on = options.fail_on or config.defaults.fail_on
@@ -307,5 +306,4 @@ def assemble(
         gates=gates,
         sections=sections,
         interrupted=interrupted,
-        wait=wait,
     )
