@@ -84,3 +84,29 @@ def test_failed_service_is_named_with_its_log_and_nothing_is_left(state_dir: Pat
     assert "prometheus failed to start" in up.stderr
     assert "--- last lines of" in up.stderr and "prometheus.log" in up.stderr
     assert procs.processes_mentioning(str(state_dir)) == []
+
+
+def test_leftover_search_spares_the_process_and_the_wrappers_that_started_it(
+    tmp_path: Path,
+) -> None:
+    """`down` run under `timeout DIR...`, `sudo` or a shell whose command line names the state
+    dir must not kill them: processes_mentioning leaves out the caller and its ancestors."""
+    marker = str(tmp_path / "state")
+    code = (
+        "import json, os, sys; from demo.stack import procs; "
+        "print(json.dumps([os.getppid(), [p for p, _ in procs.processes_mentioning(sys.argv[1])]]))"
+    )
+    # the shell stays the parent (`; :` keeps it from exec'ing python) and names the marker
+    wrapper = ["sh", "-c", '"$@"; :', "sh", sys.executable, "-c", code, marker]
+    out = subprocess.run(wrapper, cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    shell, found = json.loads(out.stdout)
+    assert shell not in found
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)", marker]
+    with subprocess.Popen(sleeper) as other:  # not an ancestor: found
+        try:
+            out = subprocess.run(
+                wrapper, cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+            )
+            assert other.pid in json.loads(out.stdout)[1]
+        finally:
+            other.kill()
