@@ -245,7 +245,7 @@ class WaitSummary:
 
     def describe(self) -> str:
         """One sentence for reports, e.g. '3 rounds (--wait 60s, --interval 1s): ...'."""
-        limits = f"--wait {seconds(self.duration)}, --interval {seconds(self.interval)}"
+        limits = f"--wait {duration_text(self.duration)}, --interval {duration_text(self.interval)}"
         head = f"{self.rounds} round{'s' if self.rounds != 1 else ''} ({limits})"
         last = self.history[-1].verdict.value if self.history else "no decision"
         why = {
@@ -263,7 +263,7 @@ class WaitSummary:
         return [r.changes_text("→") for r in self.history if r.number > 1 and r.changes][-limit:]
 
 
-def seconds(value: float) -> str:
+def duration_text(value: float) -> str:
     """A duration as the command line accepts it: '90s', '5m', '1h', '1.5s'."""
     for unit, size in (("h", 3600.0), ("m", 60.0)):
         if value >= size and value % size == 0:

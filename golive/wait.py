@@ -39,7 +39,7 @@ from golive.models import (
     StatusChange,
     WaitEnd,
     WaitSummary,
-    seconds,
+    duration_text,
 )
 from golive.plan import Planned
 from golive.redact import Redactor
@@ -194,7 +194,7 @@ def _explained(run: Run, *, paused: bool) -> Run:
     n = last.number
     reasons = list(run.decision.reasons)
     rounds = f"{n} round{'s' if n != 1 else ''}"
-    limit = f"--wait {seconds(wait.duration)}"
+    limit = f"--wait {duration_text(wait.duration)}"
     if wait.ended is WaitEnd.INTERRUPTED:
         if paused:
             reasons[0] = (
@@ -245,7 +245,7 @@ def round_line(run: Run) -> str:
         named = [f"{i} {by_id[i].status.value}" if i in by_id else i for i in last.not_passing]
         head += f"; {len(last.not_passing)} {still}not passing: {_listed(named)}"
     if wait.ended is None:
-        head += f"; next round in {seconds(wait.interval)}"
+        head += f"; next round in {duration_text(wait.interval)}"
     elif wait.ended is WaitEnd.RAN_OUT:
         head += f"; the wait ran out after {wait.rounds} rounds"
     elif wait.ended is WaitEnd.SETTLED:
