@@ -14,13 +14,13 @@ interval, then runs a new round of the checks that are not passing yet:
 
 Each round probes its targets anew (a target that was down may be back) and has the whole
 `--deadline` (else defaults.deadline). The interval runs from the end of one round to the
-start of the next; a round starts only before the duration has run out and is never cut
-short, so the longest wait is DURATION plus one round. When no further round could make the
-exit code 0, even if every check it re-ran passed (say, a blocking FAIL of a check that
-writes), the wait stops early. SIGINT or SIGTERM during a pause ends the run
-with the last round's results (exit 130); during a round, the checks it did not finish
-keep their previous result. The report holds the latest result of every check and
-`wait` (the rounds, each with its changes).
+start of the next (the last pause ends when the duration does); a round starts only before
+the duration has run out and is never cut short, so the longest wait is DURATION plus one
+round. When no further round could make the exit code 0, even if every check it re-ran
+passed (say, a blocking FAIL of a check that writes), the wait stops early. SIGINT or
+SIGTERM during a pause ends the run with the last round's results (exit 130); during a
+round, the checks it did not finish keep their previous result. The report holds the
+latest result of every check and `wait` (the rounds, each with its changes).
 """
 
 from __future__ import annotations
