@@ -110,3 +110,36 @@ def test_leftover_search_spares_the_process_and_the_wrappers_that_started_it(
             assert other.pid in json.loads(out.stdout)[1]
         finally:
             other.kill()
+
+
+def test_the_compose_network_takes_another_subnet_when_its_own_is_taken() -> None:
+    """Stacks of other state dirs may hold the subnet this state dir hashes to (seen with
+    several stacks on one machine): the network is created on the next free one."""
+    import hashlib
+    import shutil
+
+    from demo.stack import containers
+    from tests.conftest import _missing
+
+    if shutil.which("podman") is None:
+        _missing("podman")
+    state = Path(tempfile.mkdtemp(prefix="golive-net-"))
+    try:
+        stack = Stack(state_dir=state)
+        containers.configure(stack)
+        digest = int(hashlib.sha256(str(state).encode()).hexdigest(), 16)
+        own = f"10.89.{20 + digest % 200}.0/24"
+        taken = containers.procs.run(
+            ["podman", "network", "create", "--disable-dns", "--subnet", own, "other"],
+            env=containers.engine_env(stack),
+            check=False,
+        )
+        assert taken.returncode == 0 or "is already used" in taken.stderr, taken.stderr
+        containers.create_network(stack)
+        inspect = containers.podman(stack, "network", "inspect", containers.NETWORK)
+        (subnet,) = [s["subnet"] for s in json.loads(inspect)[0]["subnets"]]
+        candidates = [f"10.89.{20 + (digest + i) % 200}.0/24" for i in range(1, 20)]
+        assert subnet in candidates
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+        shutil.rmtree(Path(stack.paths["podman_socket"]).parent, ignore_errors=True)
