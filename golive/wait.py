@@ -245,7 +245,8 @@ def round_line(run: Run) -> str:
         named = [f"{i} {by_id[i].status.value}" if i in by_id else i for i in last.not_passing]
         head += f"; {len(last.not_passing)} {still}not passing: {_listed(named)}"
     if wait.ended is None:
-        head += f"; next round in {duration_text(wait.interval)}"
+        pause = min(wait.interval, max(0.0, wait.duration - last.at))  # the last one is shorter
+        head += f"; next round in {duration_text(round(pause, 2))}"
     elif wait.ended is WaitEnd.RAN_OUT:
         head += f"; the wait ran out after {wait.rounds} rounds"
     elif wait.ended is WaitEnd.SETTLED:

@@ -11,6 +11,7 @@ limits after which a stuck process is killed.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -259,6 +260,23 @@ def test_bad_durations_are_usage_errors(tmp_path: Path, args: list[str], message
     assert message in result.stderr
     assert "Traceback" not in result.output
     assert not marker.exists()  # nothing ran
+
+
+def test_json_on_stdout_stays_json_the_rounds_go_to_stderr(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from golive.cli import app
+
+    flag = tmp_path / "flag"
+    flag.touch()
+    path = _write(tmp_path, [_appears(flag), _appears(tmp_path / "never") | {"id": "lab.never"}])
+    result = CliRunner().invoke(app, ["run", "-c", path, "-f", "json", "--wait", "0.2s"])
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["wait"]["ended"] == "ran-out"
+    assert "round 1 (t+" in result.stderr and "round 1" not in result.stdout
+    assert re.search(r"; next round in 0\.\d+s\n", result.stderr), result.stderr  # not 10s
+    assert re.search(r"; the wait ran out after \d+ rounds?\n", result.stderr), result.stderr
 
 
 @pytest.mark.parametrize(("value", "seconds"), [("90s", 90.0), ("5m", 300.0), ("1h", 3600.0)])
