@@ -302,6 +302,39 @@ def test_validation_answers_are_read_for_what_they_refuse(
     assert _judge_auth(422, 422, anonymous, kind)[0] == verdict
 
 
+@pytest.mark.parametrize(
+    ("headers", "body", "lifts_in", "source"),
+    [
+        ({"Retry-After": "37"}, None, 37.0, "Retry-After header"),
+        ({"Retry-After": "Sat, 05 Dec 2026 08:00:30 GMT"}, None, 30.0, "Retry-After header"),
+        ({"X-RateLimit-Reset": "1796457645"}, None, 45.0, "X-RateLimit-Reset header"),
+        ({"X-RateLimit-Reset": "12"}, None, 12.0, "X-RateLimit-Reset header"),
+        ({"RateLimit-Reset": "9"}, None, 9.0, "RateLimit-Reset header"),
+        (
+            {},
+            {"error": "RateLimitExceeded", "retry_after": 60},
+            60.0,
+            "retry_after in the 429's JSON body",
+        ),
+        ({}, {"detail": "rate limit exceeded"}, None, None),
+    ],
+)
+def test_recovery_is_read_from_the_429(
+    headers: dict[str, str], body: Any, lifts_in: float | None, source: str | None
+) -> None:
+    import email.utils
+
+    import httpx
+
+    from checks._security_api import recovery
+
+    now = email.utils.parsedate_to_datetime("Sat, 05 Dec 2026 08:00:00 GMT").timestamp()
+    if "X-RateLimit-Reset" in headers and int(headers["X-RateLimit-Reset"]) > 10**9:
+        headers = {"X-RateLimit-Reset": str(int(now) + 45)}
+    resp = httpx.Response(429, headers=headers, json=body)
+    assert recovery(resp, now) == {"lifts_in_s": lifts_in, "source": source}
+
+
 def test_hs256_tokens_verify_and_decode() -> None:
     import hashlib
     import hmac
