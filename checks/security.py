@@ -582,6 +582,10 @@ async def rate_limit_enforced(
         when = ""
         if rec["lifts_in_s"] is not None:
             when = f"; it lifts in {rec['lifts_in_s']:g}s ({rec['source']})"
+            rec["note"] = (
+                "as the API announces it; not verified by waiting (wait_for_reset: true "
+                "verifies it, at the cost of the rest of the window)"
+            )
         else:
             rec["note"] = (
                 "the 429 carried no Retry-After, reset header or retry_after: a client "
@@ -595,6 +599,7 @@ async def rate_limit_enforced(
             )
             rec["waited"] = True
             rec["throttle_lifted_after_s"] = lifted
+            rec.pop("note", None)
             when += (
                 f"; it answered again after {lifted:g}s"
                 if lifted is not None
