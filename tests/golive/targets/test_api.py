@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -136,3 +138,33 @@ def test_why_there_is_no_document(stack: Stack, path: str | None, reason: str) -
         return "a document"
 
     assert asyncio.run(fetch()) == reason
+
+
+@pytest.mark.integration
+def test_validate_probe_says_whether_the_api_serves_a_document(
+    stack: Stack, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from golive.cli import app
+
+    for openapi_path, expected in (
+        (
+            "/openapi.json",
+            r"api +reachable; OpenAPI document with \d+ operations \(GET /openapi.json\)",
+        ),
+        (
+            "/nothing.json",
+            r"api +reachable; no OpenAPI document \(the API serves no OpenAPI document: "
+            r"GET /nothing.json answered 404\): probes use their parameters",
+        ),
+    ):
+        path = tmp_path / "golive.yaml"
+        path.write_text(
+            "version: 1\n"
+            f"targets:\n  api: {{url: '{stack.api_url}', openapi_path: '{openapi_path}'}}\n"
+            "sections: {}\n"
+        )
+        r = CliRunner().invoke(app, ["validate", "-c", str(path), "--probe"])
+        assert r.exit_code == 0, r.stdout
+        assert re.search(expected, r.stdout), r.stdout
