@@ -90,7 +90,7 @@ class Snapshot:
     """What golive could change: table counters, Alertmanager's alerts and silences."""
 
     tables: dict[str, tuple[int, int, int]]
-    alerts: list[tuple[str, str]]  # (fingerprint, endsAt) of alerts Prometheus did not send
+    alerts: list[tuple[str, str]]  # (fingerprint, endsAt) of alerts not from Prometheus's rules
     silences: list[dict[str, Any]]
     audit_rows: int
 
@@ -100,7 +100,7 @@ def snapshot(stack: UpstreamStack) -> Snapshot:
     alerts = [
         (a["fingerprint"], a["endsAt"])
         for a in alertmanager_get(stack.alertmanager_url, "/api/v2/alerts")
-        if not str(a.get("generatorURL", "")).startswith(stack.prometheus_url)
+        if "/graph?g0.expr=" not in str(a.get("generatorURL", ""))  # Prometheus's rules
     ]
     with psycopg.connect(stack.database_dsn) as conn:
         row = conn.execute("SELECT count(*) FROM audit_log").fetchone()
