@@ -255,6 +255,9 @@ def _start_all(stack: UpstreamStack) -> None:
         stack,
         app_password=tree.compose_password(root),
         migrate=partial(_migrate, root / tree.MIGRATION),
+        # the compose file's postgres image makes POSTGRES_USER (orchestrator) the cluster's
+        # superuser and leaves default privileges; Ordinaut connects as it: so here too
+        as_postgres_image=True,
     )
     stack.save()
     observability.start_webhook_sink(stack)
