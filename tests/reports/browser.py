@@ -36,7 +36,9 @@ FLAGS = (
 
 def binary() -> str:
     """The Chromium binary, or skip (fail under CI=true)."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    from demo.stack import prereq
+
+    found = prereq.tool("chromium").find()
     if found is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("not installed: chromium (CI=true: the browser tests are required)")
