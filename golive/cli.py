@@ -281,7 +281,7 @@ def _run(
         events = Events(started=live.started, finished=live.finished, progress=live.progress)
         result = execute(cfg, planned, options, redactor, events)
     if fmt == "console":
-        for item in renderables(result, verbose=verbose, quiet=quiet):
+        for item in renderables(result, verbose=verbose, quiet=quiet, width=out.width):
             out.print(item)
     else:
         text = render(result, fmt, redactor)
