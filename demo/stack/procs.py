@@ -177,12 +177,25 @@ def _reap(pid: int) -> None:
             raise
 
 
+def _ancestors() -> set[int]:
+    """This process and its ancestors (e.g. ``timeout ... demo.stack down --state-dir X``)."""
+    found, pid = set(), os.getpid()
+    while pid > 1 and pid not in found:
+        found.add(pid)
+        fields = _stat(pid)
+        if fields is None:
+            break
+        pid = int(fields[1])
+    return found
+
+
 def processes_mentioning(text: str) -> list[tuple[int, str]]:
-    """Live processes whose command line or working directory mentions ``text``."""
+    """Live processes whose command line or working directory mentions ``text``, except this
+    process and its ancestors (whose command line may name the state directory too)."""
     found = []
-    me = os.getpid()
+    mine = _ancestors()
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me or not alive(int(entry.name)):
+        if not entry.name.isdigit() or int(entry.name) in mine or not alive(int(entry.name)):
             continue
         try:
             cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
