@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -297,3 +298,54 @@ def test_up_refuses_to_start_without_a_program_and_names_its_package(tmp_path: P
 def test_missing_required_reads_the_real_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     assert "redis-server (Debian package redis-server)" in lifecycle.missing_required()
+
+
+@pytest.mark.integration
+def test_podman_runs_no_helper_that_is_not_listed(stack_containers: Any, tmp_path: Path) -> None:
+    """Helpers are found the way iptables was: by tracing what podman executes while it runs a
+    container on the compose network (conmon, runc, netavark, iptables...). Every program it
+    executes on the host must have a line in TOOLS."""
+    from demo.stack import containers
+
+    strace = prereq.tool("strace").find()
+    if strace is None:
+        _missing("strace (Debian package strace)")
+    assert strace is not None
+    trace = tmp_path / "execve.trace"
+    in_container = "/bin/busybox"  # what the container runs: not a host program
+    done = subprocess.run(
+        [
+            strace,
+            "-f",
+            "-qq",
+            "-e",
+            "trace=execve",
+            "-o",
+            str(trace),
+            prereq.path("podman"),
+            "run",
+            "--rm",
+            "--network",
+            containers.NETWORK,
+            containers.IMAGE,
+            in_container,
+            "true",
+        ],
+        env=containers.engine_env(stack_containers),
+        cwd=stack_containers.state_dir,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if done.returncode != 0 and "ptrace" in done.stderr.lower():
+        pytest.skip(f"strace may not trace here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    executed = {
+        path
+        for path in re.findall(r'execve\("([^"]+)"', trace.read_text())
+        if os.path.isfile(path) and path not in ("/proc/self/exe", in_container)
+    }
+    names = {os.path.basename(p) for p in executed}
+    assert {"conmon", "runc", "netavark", "iptables"} <= names, sorted(executed)
+    listed = {t.name for t in prereq.TOOLS}
+    assert names <= listed, f"podman ran programs not in TOOLS: {sorted(names - listed)}"
