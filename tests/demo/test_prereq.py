@@ -39,7 +39,13 @@ RUNNERS = {
     "create_subprocess_exec",
     "_as_postgres",
 }
-NAME_RUNNERS = {"which", "_tool", "create_subprocess_exec"}  # a bare name is the program
+NAME_RUNNERS = {
+    "which",
+    "_tool",
+    "_need",
+    "tool",
+    "create_subprocess_exec",
+}  # a bare name is the program
 PREREQ_LOOKUPS = {"path", "tool"}  # prereq.path("x"), prereq.tool("x")
 # Names an argv list may be bound to before it is run.
 ARGV_NAMES = {"cmd", "argv", "command", "run_argv"}

@@ -35,14 +35,9 @@ FLAGS = (
 
 def binary() -> str:
     """The Chromium binary, or skip (fail under CI=true)."""
-    from demo.stack import prereq
+    from tests.conftest import tool
 
-    found = prereq.tool("chromium").find()
-    if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("not installed: chromium (CI=true: the browser tests are required)")
-        pytest.skip("not installed: chromium")
-    return found
+    return tool("chromium")
 
 
 def run(tmp_path: Path, url: str, *flags: str) -> str:
