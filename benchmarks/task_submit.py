@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import httpx
 import psycopg
 from _stack import add_state_dir, reference_stack
 
-from demo.stack import Stack
+from demo.stack import Stack, prereq
 from demo.stack.app import reset_rate_limits
 from golive.models import Status
 from golive.testing import run_check
@@ -64,7 +63,7 @@ def hey(stack: Stack) -> float:
         }
     )
     cmd = [
-        "hey",
+        prereq.path("hey"),
         "-n",
         str(N),
         "-c",
@@ -115,7 +114,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_state_dir(parser)
     args = parser.parse_args()
-    if shutil.which("hey") is None:
+    if prereq.tool("hey").find() is None:
         print("not installed: hey (Debian package hey)")
         return 1
     with reference_stack(args.state_dir, containers=False) as stack:
