@@ -218,7 +218,7 @@ def create_network(stack: Stack) -> None:
     """
     digest = int(hashlib.sha256(str(stack.state_dir).encode()).hexdigest(), 16)
     for attempt in range(SUBNET_ATTEMPTS):
-        argv = [
+        podman_args = [
             "network",
             "create",
             "--disable-dns",  # no aardvark-dns: it is one daemon shared by all podman storages
@@ -234,12 +234,17 @@ def create_network(stack: Stack) -> None:
         ]
         # another stack on this machine (its own storage) may hold the subnet: take the next
         proc = procs.run(
-            [prereq.path("podman"), *argv], env=engine_env(stack), check=False, cwd=stack.state_dir
+            [prereq.path("podman"), *podman_args],
+            env=engine_env(stack),
+            check=False,
+            cwd=stack.state_dir,
         )
         if proc.returncode == 0:
             break
         if "is already used" not in proc.stderr or attempt == SUBNET_ATTEMPTS - 1:
-            raise RuntimeError(f"podman {' '.join(argv)} exited {proc.returncode}:\n{proc.stderr}")
+            raise RuntimeError(
+                f"podman {' '.join(podman_args)} exited {proc.returncode}:\n{proc.stderr}"
+            )
     conf = Path(stack.paths["podman_base"]) / "networks" / f"{NETWORK}.json"
     data = json.loads(conf.read_text())
     data["network_interface"] = f"golive{digest % 16**8:08x}"
