@@ -19,10 +19,10 @@ import psycopg
 from psycopg import sql
 
 from demo.migrate import apply_migrations
-from demo.stack import procs
+from demo.stack import prereq, procs
 from demo.stack.model import Stack
 
-BIN = Path("/usr/lib/postgresql/15/bin")
+BIN = Path(prereq.PG_BIN)
 APP_ROLE = "orchestrator"
 APP_DB = "orchestrator"
 MAX_CONNECTIONS = 100
@@ -35,12 +35,14 @@ EFFECTIVE_CACHE_SIZE = "512MB"
 
 
 def _as_postgres(*argv: str, cwd: Path, timeout: float = 60) -> None:
-    procs.run(["runuser", "-u", "postgres", "--", *argv], cwd=cwd, timeout=timeout)
+    procs.run([prereq.path("runuser"), "-u", "postgres", "--", *argv], cwd=cwd, timeout=timeout)
 
 
 def _postgres_can_write(path: Path) -> bool:
     proc = procs.run(
-        ["runuser", "-u", "postgres", "--", "test", "-w", str(path)], cwd=Path("/"), check=False
+        [prereq.path("runuser"), "-u", "postgres", "--", "test", "-w", str(path)],
+        cwd=Path("/"),
+        check=False,
     )
     return proc.returncode == 0
 
@@ -58,11 +60,6 @@ def _base_dir(stack: Stack) -> Path:
     os.chmod(alt, 0o700)
     os.chown(alt, uid, -1)
     return alt
-
-
-def binaries_present() -> list[str]:
-    """Names of the PostgreSQL binaries that are missing."""
-    return [n for n in ("initdb", "pg_ctl", "postgres", "pg_dump") if not (BIN / n).exists()]
 
 
 def start(
@@ -95,7 +92,7 @@ def start(
     os.chmod(pwfile, 0o600)
     try:
         _as_postgres(
-            str(BIN / "initdb"),
+            prereq.path("initdb"),
             "-D",
             str(data),
             "-U",
@@ -121,7 +118,7 @@ def start(
         )
         try:
             _as_postgres(
-                str(BIN / "pg_ctl"),
+                prereq.path("pg_ctl"),
                 "-D",
                 str(data),
                 "-o",
@@ -198,7 +195,7 @@ def stop(stack: Stack) -> None:
     if data and Path(data).exists() and procs.alive(pid):
         try:
             _as_postgres(
-                str(BIN / "pg_ctl"),
+                prereq.path("pg_ctl"),
                 "-D",
                 data,
                 "-m",
