@@ -21,6 +21,8 @@ class UpstreamStack(Stack):
         ``GOLIVE_API_TOKEN`` is empty on purpose: golive requests its own token for the
         agent ``system`` (``GOLIVE_AGENT_ID``), as an operator would, and that request is
         one of the records Ordinaut keeps of golive's visit (an ``audit_log`` row).
+        ``GOLIVE_WEBHOOK_SINK`` is not set: the sink only stands in for Slack and PagerDuty,
+        and Ordinaut's routes send golive's test alert (severity info) to e-mail only.
         """
         env = {
             "GOLIVE_API_URL": self.api_url,
@@ -31,7 +33,6 @@ class UpstreamStack(Stack):
             "GOLIVE_REDIS_URL": self.redis_url,
             "GOLIVE_PROMETHEUS_URL": self.prometheus_url,
             "GOLIVE_ALERTMANAGER_URL": self.alertmanager_url,
-            "GOLIVE_WEBHOOK_SINK": str(self.webhook_sink),
             "GOLIVE_PROJECT_ROOT": str(self.project_root),
             "GOLIVE_STACK_DIR": str(self.state_dir),
         }

@@ -1,7 +1,8 @@
 """golive's API probes against the real Ordinaut 2.2.2, and the demo's honesty about it.
 
-Ordinaut runs on loopback through :mod:`demo.upstream` (its own API, scheduler and workers
-on real PostgreSQL and Redis); the demo through the session ``stack`` fixture. Both serve
+Ordinaut runs on loopback through :mod:`demo.upstream` (the session ``upstream`` fixture:
+its own API, scheduler and workers on real PostgreSQL and Redis); the demo through the
+session ``stack`` fixture. Both serve
 their own ``/openapi.json``:
 
 * every operation golive calls with its default parameters is one Ordinaut serves, and
@@ -17,9 +18,7 @@ their own ``/openapi.json``:
 from __future__ import annotations
 
 import inspect
-import tempfile
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -34,25 +33,6 @@ if TYPE_CHECKING:
     from demo.upstream import UpstreamStack
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def ordinaut() -> Iterator[UpstreamStack]:
-    """Ordinaut 2.2.2 running on loopback; stopped and removed after the module."""
-    from demo import upstream
-    from tests.conftest import _missing
-
-    if upstream.find_source() is None:
-        _missing("the Ordinaut 2.2.2 release tree (GOLIVE_UPSTREAM_SOURCE)")
-    state_dir = Path(tempfile.mkdtemp(prefix="golive-upstream-"))
-    try:
-        started = upstream.start(state_dir)
-    except upstream.ServiceFailed as exc:
-        pytest.fail(f"{exc}\n--- log tail ---\n{exc.tail}", pytrace=False)
-    try:
-        yield started
-    finally:
-        upstream.stop(started, purge=True)
 
 
 def _document(url: str) -> OpenApi:
@@ -167,10 +147,10 @@ def test_the_strictness_comparison_finds_a_looser_schema() -> None:
     assert looser(upstream, upstream) == []
 
 
-def test_the_demo_is_at_least_as_strict_as_ordinaut(stack: Stack, ordinaut: UpstreamStack) -> None:
+def test_the_demo_is_at_least_as_strict_as_ordinaut(stack: Stack, upstream: UpstreamStack) -> None:
     """Both APIs running: for every operation golive calls by default, Ordinaut serves it
     and the demo's request schema is at least as strict as Ordinaut's."""
-    up_doc, demo_doc = _document(ordinaut.api_url), _document(stack.api_url)
+    up_doc, demo_doc = _document(upstream.api_url), _document(stack.api_url)
     compared = []
     for method, path in default_operations():
         up_op = up_doc.find(method, path)
@@ -187,21 +167,21 @@ def test_the_demo_is_at_least_as_strict_as_ordinaut(stack: Stack, ordinaut: Upst
     assert compared == ["POST /agents/auth/token", "POST /tasks/"]
 
 
-def _targets(ordinaut: UpstreamStack) -> dict[str, Any]:
+def _targets(upstream: UpstreamStack) -> dict[str, Any]:
     return {
-        "api": {"url": ordinaut.api_url, "agent_id": ordinaut.agent_id, "timeout": 15},
-        "database": {"dsn": ordinaut.database_dsn},
-        "project": {"root": str(ordinaut.project_root), "env_files": ["ops/.env"]},
+        "api": {"url": upstream.api_url, "agent_id": upstream.agent_id, "timeout": 15},
+        "database": {"dsn": upstream.database_dsn},
+        "project": {"root": str(upstream.project_root), "env_files": ["ops/.env"]},
     }
 
 
-def test_task_throughput_reaches_ordinauts_real_behaviour(ordinaut: UpstreamStack) -> None:
+def test_task_throughput_reaches_ordinauts_real_behaviour(upstream: UpstreamStack) -> None:
     """The body satisfies Ordinaut's schema (an Area/City time zone), so the verdict is
     about Ordinaut: creates answered 500 that stored the task, and a scheduler that never
     ran them. Ordinaut documents no DELETE: the tasks are canceled."""
     r = run_check(
         "performance.task_throughput",
-        targets=_targets(ordinaut),
+        targets=_targets(upstream),
         params={"tasks": 5, "due_in": 1, "grace": 5},
         allow_writes=True,
         timeout=60,
@@ -215,12 +195,12 @@ def test_task_throughput_reaches_ordinauts_real_behaviour(ordinaut: UpstreamStac
     assert r.evidence["cleanup"]["canceled"] == 5
 
 
-def test_rate_limit_enforced_bursts_endpoints_ordinaut_serves(ordinaut: UpstreamStack) -> None:
+def test_rate_limit_enforced_bursts_endpoints_ordinaut_serves(upstream: UpstreamStack) -> None:
     """Ordinaut configures slowapi with 60/min but never installs its middleware: the
     bursts of endpoints found in its OpenAPI document all get through."""
     r = run_check(
         "security.rate_limit_enforced",
-        targets=_targets(ordinaut),
+        targets=_targets(upstream),
         params={"max_endpoints": 2},
         timeout=60,
     )
@@ -233,11 +213,11 @@ def test_rate_limit_enforced_bursts_endpoints_ordinaut_serves(ordinaut: Upstream
     assert all(b["found_by"].startswith("GET /openapi.json") for b in bursts)
 
 
-def test_auth_required_reads_ordinauts_validation_answers(ordinaut: UpstreamStack) -> None:
+def test_auth_required_reads_ordinauts_validation_answers(upstream: UpstreamStack) -> None:
     """Ordinaut answers 422 when the Authorization header is missing (a rejection, read
     from its reason), 500 to forged tokens, and 422 about the body to a token signed with
     the compose file's default key: that token got past authentication."""
-    r = run_check("security.auth_required", targets=_targets(ordinaut), timeout=60)
+    r = run_check("security.auth_required", targets=_targets(upstream), timeout=60)
     assert r.status is Status.FAIL, r.summary
     rows = r.evidence["requests"]
     anonymous = [x for x in rows if x["request"] == "no token"]
