@@ -261,16 +261,29 @@ async def rate_limit_candidates(
     `path` given: that endpoint only. Otherwise the API's OpenAPI document is read for
     operations of `method` without path parameters or required query parameters; the first
     `tries` of them (endpoints limiters usually exempt, such as health and metrics, last)
-    are called once, with the API's token when the document says they need one or the API
-    answers 401/403. Those answering 2xx (or 429) are kept, the ones whose answer carries
-    rate-limit headers first."""
+    are called once, again with the API's token when the answer asks for credentials
+    (401/403, or a 422 about the Authorization header); a token is only requested from the
+    API with --allow-writes (the API may record the request), else only a configured one is
+    used. Those answering 2xx (or 429) are kept, the ones whose answer carries rate-limit
+    headers first."""
     import httpx
 
     from golive.openapi import OpenApiUnavailable
 
-    auth = await ctx.api.auth_headers()
-    if auth:
-        ctx.secret(auth["Authorization"].partition(" ")[2])
+    credentials: dict[str, str] | None = None
+
+    async def auth() -> dict[str, str]:
+        # Requesting a token is a request some APIs record (an audit row): only a
+        # configured token is used in a read-only run, and only once an endpoint asks for one.
+        nonlocal credentials
+        if credentials is None:
+            credentials = {}
+            if ctx.api.api_cfg.token or ctx.settings.allow_writes:
+                credentials = await ctx.api.auth_headers()
+            if credentials:
+                ctx.secret(credentials["Authorization"].partition(" ")[2])
+        return credentials
+
     if path is not None:
         found = [Endpoint(method, path, "the check's `path` parameter")]
     else:
@@ -291,12 +304,7 @@ async def rate_limit_candidates(
         ]
         ops.sort(key=_order)
         found = [
-            Endpoint(
-                op.method,
-                op.path,
-                f"{doc.source}: {method} without parameters",
-                headers=dict(auth) if op.declares_auth else {},
-            )
+            Endpoint(op.method, op.path, f"{doc.source}: {method} without parameters")
             for op in ops[:tries]
         ]
         if not found:
@@ -307,8 +315,11 @@ async def rate_limit_candidates(
     for ep in found:
         try:
             resp = await ctx.api.request(ep.method, ep.path, headers=ep.headers)
-            if resp.status_code in (401, 403) and auth and not ep.headers:
-                ep.headers = dict(auth)
+            refused = resp.status_code in (401, 403) or (
+                resp.status_code in (400, 422) and _refusal_kind(resp) == "credentials"
+            )
+            if refused and await auth():
+                ep.headers = dict(await auth())
                 resp = await ctx.api.request(ep.method, ep.path, headers=ep.headers)
         except httpx.HTTPError as exc:
             ep.found_by += f"; {ctx.api.describe(exc)}"

@@ -415,6 +415,11 @@ async def _clean_up(
             quiet = 0 if new else quiet + 1
             ids |= new
             await asyncio.gather(*(remove(i) for i in sorted(new)))
+    purged: dict[str, Any] = {}
+    canceled = sorted(i for i, r in results.items() if r == "canceled")
+    if canceled and api.can_delete is False:
+        # the API documents no way to delete a task: the canceled ones go from the database
+        purged = await _purge(ctx, canceled, prefix, since)
     remaining = await ctx.db.fetch(
         "SELECT id::text AS id, title, status FROM task"
         " WHERE title LIKE %s ESCAPE '\\' AND created_at >= %s ORDER BY title",
@@ -430,7 +435,7 @@ async def _clean_up(
         for r in remaining
     ]
     done = Counter(v if v in ("deleted", "canceled") else "failed" for v in results.values())
-    summary: dict[str, Any] = {"tasks": len(ids), **done}
+    summary: dict[str, Any] = {"tasks": len(ids), **done, **purged}
     if leftovers:
         summary["leftovers"] = leftovers
         summary["remove_with"] = (
@@ -438,6 +443,34 @@ async def _clean_up(
             f"due_work rows of the tasks titled '{prefix}%', then the tasks"
         )
     return summary, leftovers
+
+
+async def _purge(ctx: Context, task_ids: list[str], prefix: str, since: datetime) -> dict[str, Any]:
+    """Delete canceled probe tasks (with their runs and queued work) from the database, in
+    one transaction, by id and marker; what happened, for the evidence."""
+    import psycopg
+
+    marked = (_like_prefix(prefix), since)
+    try:
+        async with ctx.db.session(write=True) as conn, conn.transaction():
+            for table in ("due_work", "task_run"):
+                await conn.execute(
+                    f"DELETE FROM {table} WHERE task_id::text = ANY(%s) AND task_id IN "
+                    "(SELECT id FROM task WHERE title LIKE %s ESCAPE '\\' AND created_at >= %s)",
+                    (task_ids, *marked),
+                )
+            cur = await conn.execute(
+                "DELETE FROM task WHERE id::text = ANY(%s) AND title LIKE %s ESCAPE '\\'"
+                " AND created_at >= %s",
+                (task_ids, *marked),
+            )
+            return {
+                "removed_from_database": cur.rowcount,
+                "why_database": "the API documents no DELETE for tasks: golive canceled them "
+                "through the API, then deleted them, their runs and queued work in SQL",
+            }
+    except psycopg.Error as exc:
+        return {"database_removal_failed": ctx.redactor.redact(str(exc).strip())}
 
 
 def _throughput_outcome(

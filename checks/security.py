@@ -468,9 +468,10 @@ async def rate_limit_enforced(
 
     The endpoint comes from the API's OpenAPI document unless `path` names one: `method`
     operations without path or required query parameters, health- and metrics-like ones
-    (which limiters exempt on purpose) last; each is called once (with the API's token
-    when the document or a 401 says it needs one) and those answering 2xx are kept, the
-    ones whose answer carries rate-limit headers (`X-RateLimit-*`, `RateLimit-*`) first.
+    (which limiters exempt on purpose) last; each is called once (again with the API's
+    token when the answer asks for credentials: a configured token, or with --allow-writes
+    one requested for `targets.api.agent_id`) and those answering 2xx are kept, the ones
+    whose answer carries rate-limit headers (`X-RateLimit-*`, `RateLimit-*`) first.
     Up to `max_endpoints` of them are burst in turn with `remaining + extra` requests (the
     header's count), else `limit + extra` (the `limit` param, else the api service's
     `MAX_REQUESTS_PER_MINUTE` from compose files and running containers), at most

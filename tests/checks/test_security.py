@@ -1099,7 +1099,7 @@ def test_rate_limit_configured_but_not_enforced(
     with extra_api(stack, tmp_path, RATE_LIMIT_ENABLED="false") as url:
         r = run(
             "security.rate_limit_enforced",
-            targets=stack_targets(stack, api={"url": url, "agent_id": stack.agent_id}),
+            targets=stack_targets(stack, api={"url": url, "token": stack.api_token}),
             params={"max_endpoints": 2},
         )
     assert r.status is Status.FAIL, r.summary

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import psycopg
 import pytest
 
 from golive.models import Status
@@ -178,7 +179,8 @@ def _targets(upstream: UpstreamStack) -> dict[str, Any]:
 def test_task_throughput_reaches_ordinauts_real_behaviour(upstream: UpstreamStack) -> None:
     """The body satisfies Ordinaut's schema (an Area/City time zone), so the verdict is
     about Ordinaut: creates answered 500 that stored the task, and a scheduler that never
-    ran them. Ordinaut documents no DELETE: the tasks are canceled."""
+    ran them. Ordinaut documents no DELETE: the tasks are canceled, then removed from the
+    database."""
     r = run_check(
         "performance.task_throughput",
         targets=_targets(upstream),
@@ -192,7 +194,15 @@ def test_task_throughput_reaches_ordinauts_real_behaviour(upstream: UpstreamStac
     assert r.evidence["request"]["removal"] == "cancel"
     assert r.evidence["tasks"]["stored_despite_error_answer"] == 5
     assert r.evidence["submissions"][0]["answer"] == "HTTP 500"
+    # Ordinaut documents no DELETE: canceled through the API, then removed in SQL
     assert r.evidence["cleanup"]["canceled"] == 5
+    assert r.evidence["cleanup"]["removed_from_database"] == 5
+    assert "leftovers" not in r.evidence["cleanup"]
+    with psycopg.connect(upstream.database_dsn) as conn:
+        left = conn.execute(
+            "SELECT count(*) FROM task WHERE title LIKE %s", (r.evidence["marker"] + "%",)
+        ).fetchone()
+    assert left == (0,)
 
 
 def test_rate_limit_enforced_bursts_endpoints_ordinaut_serves(upstream: UpstreamStack) -> None:
