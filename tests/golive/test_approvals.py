@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -225,7 +226,7 @@ def _sign_many(args: tuple[str, str, int]) -> None:
     ledger, run_file, n = args
     run = load(run_file)
     for i in range(n):
-        append(ledger, run, "security", f"signer {i}")
+        append(ledger, run, "security", f"signer {os.getpid()}-{i}")
 
 
 def test_concurrent_approvers_append_in_turn(tmp_path: Path) -> None:
