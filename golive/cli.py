@@ -289,7 +289,7 @@ def _run(
 
 def _signoffs(cfg: Config) -> list[Any]:
     try:
-        from golive.approvals import signoffs_for
+        from golive.signoffs import signoffs_for
     except ImportError:
         return []
     return list(signoffs_for(cfg))

@@ -43,8 +43,8 @@ def register(app: typer.Typer) -> None:
 def _ledger(ledger: str | None, cfg: Config | None) -> str:
     if ledger:
         return ledger
-    from golive.approvals import ledger_path
     from golive.errors import UsageError
+    from golive.signoffs import ledger_path
 
     if cfg is None:
         raise UsageError("no approval ledger: give --ledger, or -c golive.yaml")
@@ -105,12 +105,12 @@ def report(
     from golive.cli import fatal_errors
 
     with fatal_errors():
-        from golive.approvals import apply_signoffs, signoffs_in
         from golive.cli_options import read_config
         from golive.output import write_atomic
         from golive.reports import get
         from golive.reports.json import load
         from golive.signers import policy, rules_from_config
+        from golive.signoffs import apply_signoffs, signoffs_in
 
         get(fmt)
         run = load(run_file)
@@ -177,9 +177,10 @@ def approve(
     from golive.cli import fatal_errors
 
     with fatal_errors():
-        from golive.approvals import append, gate_status_warning, verify
+        from golive.approvals import append, verify
         from golive.reports.json import load
         from golive.signers import rules_from_config
+        from golive.signoffs import gate_status_warning
 
         cfg = _read(config, env_file, ledger)
         run = load(run_file)

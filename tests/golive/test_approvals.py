@@ -16,14 +16,12 @@ from golive.approvals import (
     GENESIS,
     LedgerError,
     append,
-    apply_signoffs,
     head_path,
     run_digest,
-    signoffs_for,
-    signoffs_in,
     verify,
 )
 from golive.models import SignOff, Status, Verdict
+from golive.signoffs import apply_signoffs, signoffs_for, signoffs_in
 from golive.testing import load_dict
 from tests.reports.runs import make_run, result, sample_run
 
@@ -295,7 +293,7 @@ def test_signoffs_of_another_run_do_not_count(tmp_path: Path) -> None:
 
 
 def test_a_signoff_does_not_turn_a_failing_gate_into_a_go(tmp_path: Path) -> None:
-    from golive.approvals import gate_status_warning
+    from golive.signoffs import gate_status_warning
 
     run = sample_run()  # NO-GO: security.jwt_secret fails
     ledger = tmp_path / "a.jsonl"

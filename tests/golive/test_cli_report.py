@@ -290,7 +290,6 @@ def test_signed_approvals_end_to_end_with_keys_and_an_env_file(
     """The two-person rule on the security gate, with real ed25519 and RSA keys, a config that
     needs ${VAR:?} from an env file for every command, and a forger who recomputes hashes."""
     from golive.approvals import entry_hash
-
     from tests.golive.sshkeys import Keys
 
     keys = Keys(tmp_path / "keys")
