@@ -109,7 +109,10 @@ def sign(data: bytes, key: str, namespace: str = NAMESPACE) -> str:
     proc = _run(["-Y", "sign", "-n", namespace, "-f", path], data, SIGN_TIMEOUT, tty=True)
     text = proc.stdout.decode("ascii", errors="replace").strip()
     if proc.returncode != 0 or not text.startswith(_ARMOR_BEGIN):
-        raise SigningError(f"ssh-keygen could not sign with {key}: {_message(proc)}")
+        hint = ""
+        if "passphrase" in proc.stderr.decode("utf-8", errors="replace"):
+            hint = " (a key with a passphrase needs a terminal to type it, or the key in ssh-agent)"
+        raise SigningError(f"ssh-keygen could not sign with {key}: {_message(proc)}{hint}")
     return text + "\n"
 
 
