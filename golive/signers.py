@@ -112,7 +112,7 @@ def sign_entry(
     signature = sign(payload, key)
     fingerprint = envelope(signature)
     what = f"key {fingerprint.fingerprint}" if fingerprint else f"key {key}"
-    principals = find_principals(rules.allowed_signers, signature)
+    principals = find_principals(rules.allowed_signers, signature, at=verify_time(at))
     if not principals:
         raise ApprovalRefused(
             f"{what} ({key}) is not in the allowed signers {rules.allowed_signers}: "
@@ -171,7 +171,8 @@ def check_entry(
             problem=f"signed for namespace {env.namespace!r}, not {NAMESPACE!r}: "
             "a signature made for something else was copied in",
         )
-    principals = find_principals(rules.allowed_signers, sig)
+    when = verify_time(str(record.get("at", "")))
+    principals = find_principals(rules.allowed_signers, sig, at=when)
     if not principals:
         return SigCheck(
             False,
@@ -189,9 +190,7 @@ def check_entry(
             problem=f"names {by!r} but was signed by {', '.join(principals)}'s key "
             f"{env.fingerprint}",
         )
-    checked = verify(
-        rules.allowed_signers, principal, sig, payload, at=verify_time(str(record.get("at", "")))
-    )
+    checked = verify(rules.allowed_signers, principal, sig, payload, at=when)
     if not checked.ok:
         reason = checked.reason
         if "incorrect signature" in reason:

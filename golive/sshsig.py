@@ -156,12 +156,14 @@ class _SigFile:
         os.unlink(self.path)
 
 
-def find_principals(allowed_signers: str, signature: str) -> tuple[str, ...]:
-    """The principals the allowed-signers file gives to the signature's key (maybe none)."""
+def find_principals(allowed_signers: str, signature: str, *, at: str = "") -> tuple[str, ...]:
+    """The principals the allowed-signers file gives to the signature's key (maybe none),
+    for a signature made at `at` (`YYYYMMDDHHMMSSZ`; default now), as `verify` judges it."""
+    args = ["-Y", "find-principals", "-f", allowed_signers]
+    if at:
+        args.append(f"-Overify-time={at}")
     with _SigFile(signature) as sig:
-        proc = _run(
-            ["-Y", "find-principals", "-f", allowed_signers, "-s", sig], b"", VERIFY_TIMEOUT
-        )
+        proc = _run([*args, "-s", sig], b"", VERIFY_TIMEOUT)
     if proc.returncode != 0:
         return ()
     out = proc.stdout.decode("utf-8", errors="replace")
