@@ -145,6 +145,11 @@ class LiveProgress:
         if self._progress is not None:
             self._progress.stop()
 
+    def new_round(self, number: int, total: int) -> None:
+        """A round of `--wait` starts with `total` checks."""
+        if self._progress is not None:
+            self._progress.reset(self._overall, total=total, description=f"round {number}")
+
     def started(self, planned: Any) -> None:
         """A check started."""
         if self._progress is not None:

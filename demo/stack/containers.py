@@ -203,6 +203,9 @@ def compose_args(stack: Stack) -> list[str]:
     return args
 
 
+SUBNET_ATTEMPTS = 20  # subnets 10.89.20-219.0/24 tried from the state dir's own one
+
+
 def create_network(stack: Stack) -> None:
     """Create ``ordinaut-network`` with a bridge name and subnet unique to this state dir.
 
@@ -213,21 +216,27 @@ def create_network(stack: Stack) -> None:
     service (which caches networks) starts.
     """
     digest = int(hashlib.sha256(str(stack.state_dir).encode()).hexdigest(), 16)
-    podman(
-        stack,
-        "network",
-        "create",
-        "--disable-dns",  # no aardvark-dns: it is one daemon shared by all podman storages
-        "--subnet",
-        f"10.89.{20 + digest % 200}.0/24",
-        "--label",
-        f"com.docker.compose.project={PROJECT}",
-        "--label",
-        f"com.docker.compose.network={NETWORK}",
-        "--label",
-        f"io.podman.compose.project={PROJECT}",
-        NETWORK,
-    )
+    for attempt in range(SUBNET_ATTEMPTS):
+        argv = [
+            "network",
+            "create",
+            "--disable-dns",  # no aardvark-dns: it is one daemon shared by all podman storages
+            "--subnet",
+            f"10.89.{20 + (digest + attempt) % 200}.0/24",
+            "--label",
+            f"com.docker.compose.project={PROJECT}",
+            "--label",
+            f"com.docker.compose.network={NETWORK}",
+            "--label",
+            f"io.podman.compose.project={PROJECT}",
+            NETWORK,
+        ]
+        # another stack on this machine (its own storage) may hold the subnet: take the next
+        proc = procs.run(["podman", *argv], env=engine_env(stack), check=False, cwd=stack.state_dir)
+        if proc.returncode == 0:
+            break
+        if "is already used" not in proc.stderr or attempt == SUBNET_ATTEMPTS - 1:
+            raise RuntimeError(f"podman {' '.join(argv)} exited {proc.returncode}:\n{proc.stderr}")
     conf = Path(stack.paths["podman_base"]) / "networks" / f"{NETWORK}.json"
     data = json.loads(conf.read_text())
     data["network_interface"] = f"golive{digest % 16**8:08x}"

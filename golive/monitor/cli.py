@@ -76,18 +76,9 @@ def _inherit(
 
 
 def _duration(option: str, value: str | None) -> float | None:
-    from golive.config import parse_duration
-    from golive.errors import UsageError
+    from golive.config import duration_option
 
-    if value is None:
-        return None
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise UsageError(f"{option}: {exc}") from None
-    if not isinstance(seconds, (int, float)) or seconds <= 0:
-        raise UsageError(f"{option} {value!r} must be a positive duration such as 10m or 1h")
-    return float(seconds)
+    return None if value is None else duration_option(option, value)
 
 
 @app.callback(invoke_without_command=True)
