@@ -304,7 +304,7 @@ def _run(
         )
         result = execute(cfg, planned, options, redactor, events)
     if fmt == "console":
-        for item in renderables(result, verbose=verbose, quiet=quiet):
+        for item in renderables(result, verbose=verbose, quiet=quiet, width=out.width):
             out.print(item)
     else:
         text = render(result, fmt, redactor)
@@ -404,13 +404,13 @@ def list_checks(
         from rich.table import Table
 
         table = Table(title=f"{len(rows)} checks")
-        for col in ("id", "severity", "needs", "writes", "title"):
-            table.add_column(col)
+        for col in ("id", "severity", "needs", "writes", "title"):  # wrapped or folded, never cut
+            table.add_column(col, overflow="fold")
         for r in rows:
             table.add_row(
                 r["id"],
                 r["severity"],
-                ",".join(r["needs"]),
+                ", ".join(r["needs"]),
                 "yes" if r["writes"] else "",
                 r["title"],
             )
@@ -418,8 +418,8 @@ def list_checks(
         console.print(table)
         if generics:
             gt = Table(title="generic kinds (use with `uses:` in golive.yaml)")
-            gt.add_column("kind")
-            gt.add_column("what it checks")
+            gt.add_column("kind", overflow="fold")
+            gt.add_column("what it checks", overflow="fold")
             for g in generics:
                 gt.add_row(g["kind"], g["title"])
             console.print(gt)

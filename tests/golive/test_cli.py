@@ -325,3 +325,12 @@ def test_every_command_that_reads_golive_yaml_takes_c_and_env_file_alike() -> No
         "monitor status",
     ):
         assert name in seen, name
+
+
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_list_wraps_and_never_cuts_in_a_piped_log(columns: str) -> None:
+    done = golive("list", env={"COLUMNS": columns})
+    assert done.returncode == 0, done.stderr
+    assert "…" not in done.stdout and "..." not in done.stdout
+    assert max(len(line) for line in done.stdout.splitlines()) <= int(columns)
+    assert done.stdout.splitlines()[0].strip().endswith(" checks")

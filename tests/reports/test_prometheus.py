@@ -16,11 +16,9 @@ from tests.reports.runs import HOSTILE, hostile_run, make_run, result, sample_ru
 
 
 def promtool(text: str) -> tuple[int, str]:
-    binary = shutil.which("promtool")
-    if binary is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("not installed: promtool (Debian package prometheus)")
-        pytest.skip("not installed: promtool (Debian package prometheus)")
+    from tests.conftest import tool
+
+    binary = tool("promtool")
     proc = subprocess.run(
         [binary, "check", "metrics"],
         input=text,
