@@ -54,10 +54,11 @@ def hey(stack: Stack) -> float:
     body = json.dumps(
         {
             "title": HEY_TITLE,
+            "description": "task_submit benchmark",
             "created_by": stack.agent_id,
             "schedule_kind": "once",
             "schedule_expr": "2099-01-01T00:00:00+00:00",
-            "timezone": "UTC",
+            "timezone": "Etc/UTC",
             "payload": {"pipeline": [{"id": "s1", "uses": "noop"}]},
             "max_retries": 0,
         }

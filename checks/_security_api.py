@@ -13,6 +13,7 @@ import asyncio
 import math
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from golive.api import Context
@@ -129,14 +130,43 @@ def _forged_tokens(agent_id: str | None, defaults: list[str]) -> list[tuple[str,
     return out
 
 
-def _judge_auth(code: int, anonymous: int, is_anonymous: bool) -> tuple[str, str]:
-    """(verdict, what happened) of one unauthenticated or forged-token request."""
+def _refusal_kind(resp: Any) -> str | None:
+    """What a 400/422 validation answer complains about: 'credentials' when an error is
+    about the Authorization header (FastAPI's answer to a missing required header), else
+    'body' when one is about the request body (so the request got past authentication)."""
+    try:
+        doc = resp.json()
+    except ValueError:
+        return None
+    detail = doc.get("detail") if isinstance(doc, dict) else None
+    if not isinstance(detail, list) or not detail:
+        return None
+    locs = [
+        [str(x).lower() for x in item.get("loc", [])] for item in detail if isinstance(item, dict)
+    ]
+    if any(loc[:2] == ["header", "authorization"] for loc in locs):
+        return "credentials"
+    if any(loc[:1] == ["body"] for loc in locs):
+        return "body"
+    return None
+
+
+def _judge_auth(
+    code: int, anonymous: int, is_anonymous: bool, refusal: str | None = None
+) -> tuple[str, str]:
+    """(verdict, what happened) of one unauthenticated or forged-token request; `refusal`
+    is what a 400/422 answer complained about (see `_refusal_kind`)."""
     if code in (401, 403):
         return "rejected", f"answered {code}"
     if 200 <= code < 300:
         return "accepted", f"answered {code}"
     if code >= 500:
         return "server error", f"answered {code} (a server error, not 401/403)"
+    if code in (400, 422) and refusal == "credentials":
+        return "rejected", f"answered {code}: the Authorization header is required"
+    if code in (400, 422) and not is_anonymous and refusal == "body":
+        # the API went on to validate the body: the token was accepted
+        return "accepted", f"let the request past authentication (answered {code} about the body)"
     if code in (400, 422) and not is_anonymous and anonymous in (401, 403):
         # without a token the API said 401; with this token it went on to validate the body
         return "accepted", f"let the request past authentication (answered {code}, not 401)"
@@ -156,3 +186,198 @@ async def _request_honouring_429(
         if loop.time() + wait >= t_end:
             return resp
         await asyncio.sleep(wait)
+
+
+# ---------------------------------------------------------------------------------------------
+# security.rate_limit_enforced: which endpoint to burst, and what the limiter says about itself
+
+_LIMIT_HEADERS = (
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "ratelimit-policy",
+    "ratelimit",
+    "retry-after",
+)
+# endpoints that limiters exempt on purpose (probes, scrapes): tried last
+_PROBE_WORDS = ("health", "ready", "live", "metrics", "ping", "status")
+
+
+@dataclass
+class Endpoint:
+    """A candidate for the burst: how to call it and what one request showed."""
+
+    method: str
+    path: str
+    found_by: str
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every request
+    status: int | None = None
+    limit_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """`GET /tools`."""
+        return f"{self.method} {self.path}"
+
+    @property
+    def header_limit(self) -> int | None:
+        """The limit the answer's headers announce (X-RateLimit-Limit, RateLimit-Limit)."""
+        for name in ("x-ratelimit-limit", "ratelimit-limit"):
+            n = sec.parse_int((self.limit_headers.get(name) or "").split(",")[0].split(";")[0])
+            if n is not None:
+                return n
+        return None
+
+    @property
+    def header_remaining(self) -> int | None:
+        """The requests the answer's headers say are left in the window."""
+        for name in ("x-ratelimit-remaining", "ratelimit-remaining"):
+            n = sec.parse_int(self.limit_headers.get(name))
+            if n is not None:
+                return n
+        return None
+
+
+def limit_headers(resp: Any) -> dict[str, str]:
+    """The rate-limit headers of an answer (lower-case names)."""
+    return {k: resp.headers[k] for k in _LIMIT_HEADERS if k in resp.headers}
+
+
+def _order(op: Any) -> tuple[int, int, int, int, str]:
+    words = op.path.lower()
+    probe_like = any(w in words for w in _PROBE_WORDS)
+    queries = sum(1 for p in op.parameters() if p.get("in") == "query")
+    return (int(probe_like), int(op.declares_auth), queries, op.path.count("/"), op.path)
+
+
+async def rate_limit_candidates(
+    ctx: Context, path: str | None, method: str, tries: int
+) -> list[Endpoint] | str:
+    """The endpoints to burst, best first, each already called once; or why there is none.
+
+    `path` given: that endpoint only. Otherwise the API's OpenAPI document is read for
+    operations of `method` without path parameters or required query parameters; the first
+    `tries` of them (endpoints limiters usually exempt, such as health and metrics, last)
+    are called once, again with the API's token when the answer asks for credentials
+    (401/403, or a 422 about the Authorization header); a token is only requested from the
+    API with --allow-writes (the API may record the request), else only a configured one is
+    used. Those answering 2xx (or 429) are kept, the ones whose answer carries rate-limit
+    headers first."""
+    import httpx
+
+    from golive.openapi import OpenApiUnavailable
+
+    credentials: dict[str, str] | None = None
+
+    async def auth() -> dict[str, str]:
+        # Requesting a token is a request some APIs record (an audit row): only a
+        # configured token is used in a read-only run, and only once an endpoint asks for one.
+        nonlocal credentials
+        if credentials is None:
+            credentials = {}
+            if ctx.api.api_cfg.token or ctx.settings.allow_writes:
+                credentials = await ctx.api.auth_headers()
+            if credentials:
+                ctx.secret(credentials["Authorization"].partition(" ")[2])
+        return credentials
+
+    if path is not None:
+        found = [Endpoint(method, path, "the check's `path` parameter")]
+    else:
+        try:
+            doc = await ctx.api.openapi()
+        except OpenApiUnavailable as exc:
+            return (
+                f"cannot find an endpoint to burst: {exc}; set `path` to a cheap {method} "
+                "endpoint that the API rate-limits"
+            )
+        ops = [
+            op
+            for op in doc.operations()
+            if op.method == method
+            and not op.has_path_params
+            and not op.required_params("query")
+            and not [h for h in op.required_params("header") if h.lower() != "authorization"]
+        ]
+        ops.sort(key=_order)
+        found = [
+            Endpoint(op.method, op.path, f"{doc.source}: {method} without parameters")
+            for op in ops[:tries]
+        ]
+        if not found:
+            return (
+                f"the API's OpenAPI document has no {method} operation without parameters "
+                f"to burst; set `path` to a cheap {method} endpoint that the API rate-limits"
+            )
+    for ep in found:
+        try:
+            resp = await ctx.api.request(ep.method, ep.path, headers=ep.headers)
+            refused = resp.status_code in (401, 403) or (
+                resp.status_code in (400, 422) and _refusal_kind(resp) == "credentials"
+            )
+            if refused and await auth():
+                ep.headers = dict(await auth())
+                resp = await ctx.api.request(ep.method, ep.path, headers=ep.headers)
+        except httpx.HTTPError as exc:
+            ep.found_by += f"; {ctx.api.describe(exc)}"
+            continue
+        ep.status = resp.status_code
+        ep.limit_headers = limit_headers(resp)
+        if ep.limit_headers:
+            ep.found_by += f"; its answer carries {', '.join(sorted(ep.limit_headers))}"
+    usable = [
+        ep for ep in found if ep.status is not None and (200 <= ep.status < 300 or ep.status == 429)
+    ]
+    if not usable:
+        tried = ", ".join(f"{ep.label} {ep.status or 'no answer'}" for ep in found[:6])
+        return (
+            f"no candidate endpoint answered 2xx to golive ({tried}); set `path` to a "
+            f"cheap {method} endpoint that answers 2xx"
+        )
+    usable.sort(key=lambda ep: (ep.status != 429, not ep.limit_headers))
+    return usable
+
+
+def _seconds(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After value (seconds or an HTTP date)."""
+    if not value:
+        return None
+    n = sec.parse_int(value)
+    if n is not None:
+        return float(max(0, n))
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+def recovery(resp: Any, now: float) -> dict[str, Any]:
+    """When the API says its throttle lifts, from a 429 answer: `Retry-After`, else
+    `X-RateLimit-Reset` (epoch seconds, or seconds when small), else `RateLimit-Reset`
+    (seconds), else a `retry_after` field of a JSON body. `lifts_in_s` is None when the
+    answer says nothing."""
+    out: dict[str, Any] = {"lifts_in_s": None, "source": None}
+    headers = limit_headers(resp)
+    wait = _seconds(headers.get("retry-after"), now)
+    if wait is not None:
+        return {"lifts_in_s": round(wait, 1), "source": "Retry-After header"}
+    reset = sec.parse_int(headers.get("x-ratelimit-reset"))
+    if reset is not None:
+        wait = reset - now if reset > 1_000_000_000 else reset
+        return {"lifts_in_s": round(max(0.0, wait), 1), "source": "X-RateLimit-Reset header"}
+    reset = sec.parse_int(headers.get("ratelimit-reset"))
+    if reset is not None:
+        return {"lifts_in_s": float(max(0, reset)), "source": "RateLimit-Reset header"}
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    hint = body.get("retry_after") if isinstance(body, dict) else None
+    if isinstance(hint, (int, float)) and not isinstance(hint, bool) and hint >= 0:
+        return {"lifts_in_s": float(hint), "source": "retry_after in the 429's JSON body"}
+    return out

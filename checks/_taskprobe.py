@@ -64,6 +64,10 @@ class _TaskApi:
         self._idle: list[Any] = []
         self._all: list[Any] = []
         self.abandoned = 0  # requests cancelled after they were sent
+        self.reasons: dict[str, str] = {}  # answer -> the API's reason, for error answers
+        # which removals the API documents (None: no OpenAPI document, try both)
+        self.can_delete: bool | None = None
+        self.can_cancel: bool | None = None
 
     async def _request(self, method: str, path: str, content: bytes | None) -> Any:
         import httpx
@@ -127,14 +131,18 @@ class _TaskApi:
             return resp
 
     async def create(self, body: dict[str, Any]) -> tuple[str, str | None]:
-        """(what happened, task id when the answer names one)."""
+        """(what happened, task id when the answer names one); the API's reason for the
+        first answer of each error status is kept in `reasons`."""
         import httpx
+
+        from golive.openapi import answer_reason
 
         try:
             resp = await self.send("POST", self.tasks_path, body)
         except httpx.HTTPError as exc:
             return f"no answer ({self.ctx.api.describe(exc)})", None
         task_id = None
+        answer = _answer(resp.status_code)
         if 200 <= resp.status_code < 300:
             try:
                 data = resp.json()
@@ -142,7 +150,9 @@ class _TaskApi:
                 data = None
             if isinstance(data, dict) and data.get("id"):
                 task_id = str(data["id"])
-        return _answer(resp.status_code), task_id
+        elif answer not in self.reasons:
+            self.reasons[answer] = self.ctx.redactor.redact(answer_reason(resp))
+        return answer, task_id
 
     def task_path(self, task_id: str, action: str = "") -> str:
         """The path of one task (or of one of its actions)."""
@@ -150,20 +160,25 @@ class _TaskApi:
         return f"{base}/{task_id}" + (f"/{action}" if action else "")
 
     async def remove(self, task_id: str) -> str:
-        """'deleted', 'canceled' or why neither worked."""
+        """'deleted', 'canceled' or why neither worked (only documented removals are tried
+        when the API serves an OpenAPI document)."""
         import httpx
 
+        tried: list[str] = []
         try:
-            resp = await self.send("DELETE", self.task_path(task_id))
-            if resp.status_code in (200, 202, 204, 404):
-                return "deleted"
-            deleted = _answer(resp.status_code)
-            resp = await self.send("POST", self.task_path(task_id, "cancel"))
-            if 200 <= resp.status_code < 300:
-                return "canceled"
-            return f"DELETE answered {deleted}, cancel answered {_answer(resp.status_code)}"
+            if self.can_delete is not False:
+                resp = await self.send("DELETE", self.task_path(task_id))
+                if resp.status_code in (200, 202, 204, 404):
+                    return "deleted"
+                tried.append(f"DELETE answered {_answer(resp.status_code)}")
+            if self.can_cancel is not False:
+                resp = await self.send("POST", self.task_path(task_id, "cancel"))
+                if 200 <= resp.status_code < 300:
+                    return "canceled"
+                tried.append(f"cancel answered {_answer(resp.status_code)}")
         except httpx.HTTPError as exc:
             return self.ctx.api.describe(exc)
+        return ", ".join(tried) or "the API documents no way to delete or cancel a task"
 
 
 _PROGRESS_SQL = """
@@ -188,6 +203,9 @@ class _Probe:
     submit_s: float = 0.0
     submitted_at: datetime | None = None  # database clock, when the last create returned
     throttled: int = 0
+    operation: str = "POST /tasks/"
+    refused: tuple[str, str] | None = None  # (answer, the API's reason) to the first create
+    reasons: dict[str, str] = field(default_factory=dict)
     cleanup: dict[str, Any] = field(default_factory=dict)
     leftovers: list[dict[str, Any]] = field(default_factory=list)
 
@@ -199,30 +217,108 @@ class _Probe:
         return self.due
 
 
+_DESCRIPTION = "golive performance.task_throughput probe; removed when it ends"
+# fields golive fills (TARGET.md names them), each with its preferred values in order: the
+# first one that the API's schema for that field accepts is sent
+_ESSENTIAL = ("title", "schedule_kind", "schedule_expr")
+
+
+def _wanted(
+    prefix: str, created_by: str, due: datetime, task_fields: dict[str, Any]
+) -> dict[str, list[Any]]:
+    wanted: dict[str, list[Any]] = {
+        "title": [f"{prefix}00000"],
+        "description": [_DESCRIPTION],
+        "created_by": [created_by],
+        "schedule_kind": ["once"],
+        "schedule_expr": [due.isoformat()],
+        # the due time carries its UTC offset: any zone name the API accepts will do
+        "timezone": ["UTC", "Etc/UTC", "Europe/London"],
+        "payload": [{"pipeline": [{"id": "s1", "uses": "noop"}]}],
+        "priority": [5],
+        "max_retries": [0],
+    }
+    for name, value in task_fields.items():
+        wanted[name] = [value]
+    return wanted
+
+
+async def _plan(
+    ctx: Context,
+    api: _TaskApi,
+    tasks_path: str,
+    prefix: str,
+    created_by: str,
+    due: datetime,
+    task_fields: dict[str, Any],
+) -> dict[str, Any] | Outcome:
+    """The body of the probe's creates, built from the API's OpenAPI document and validated
+    against its request schema; an ERROR outcome when that cannot be done. Without a
+    document, golive's own body is sent to `tasks_path` (the evidence says so)."""
+    from golive.openapi import OpenApiUnavailable, UnsatisfiableBody, build_body
+
+    wanted = _wanted(prefix, created_by, due, task_fields)
+    try:
+        doc = await ctx.api.openapi()
+    except OpenApiUnavailable as exc:
+        ctx.record(
+            "request",
+            {
+                "operation": f"POST {tasks_path}",
+                "source": f"params (no OpenAPI document: {exc}); the body was not validated",
+            },
+        )
+        return {name: values[0] for name, values in wanted.items()}
+    op = doc.find("POST", tasks_path)
+    if op is None:
+        posts = ", ".join(doc.labels("POST")[:8]) or "none"
+        return Outcome.error(
+            f"the API's OpenAPI document has no operation POST {tasks_path} (its POST "
+            f"operations: {posts}); set `tasks_path` to the one that creates tasks"
+        )
+    try:
+        body = build_body(op, wanted, essential=_ESSENTIAL, exact=list(task_fields))
+    except UnsatisfiableBody as exc:
+        return Outcome.error(
+            ctx.redactor.redact(f"{exc} (nothing was sent; `task_fields` sets a field's value)"),
+            evidence={"operation": op.label, "field": exc.field},
+        )
+    api.tasks_path = op.path
+    base = op.path.rstrip("/")
+    api.can_delete = doc.find("DELETE", base + "/{id}") is not None
+    api.can_cancel = doc.find("POST", base + "/{id}/cancel") is not None
+    adjusted = {k: v for k, v in body.items() if k in wanted and v != wanted[k][0] and k != "title"}
+    ctx.record(
+        "request",
+        {
+            "operation": op.label,
+            "source": f"{doc.source}: body validated against the request schema",
+            "fields": sorted(body),
+            **({"adjusted_to_schema": adjusted} if adjusted else {}),
+            "removal": " then ".join(
+                w for w, ok in (("DELETE", api.can_delete), ("cancel", api.can_cancel)) if ok
+            )
+            or "none documented",
+        },
+    )
+    return body
+
+
 async def _submit(
     ctx: Context,
     api: _TaskApi,
     probe: _Probe,
+    template: dict[str, Any],
     prefix: str,
-    created_by: str,
     concurrency: int,
     ids: set[str],
 ) -> None:
-    """Create the probe's tasks, `concurrency` at a time."""
+    """Create the probe's tasks: one first, then (unless the API refused it with a 4xx)
+    the rest, `concurrency` at a time."""
     sem = asyncio.Semaphore(concurrency)
 
     async def create(i: int) -> None:
-        body = {
-            "title": f"{prefix}{i:05d}",
-            "description": "golive performance.task_throughput probe; removed when it ends",
-            "created_by": created_by,
-            "schedule_kind": "once",
-            "schedule_expr": probe.due.isoformat(),
-            "timezone": "UTC",
-            "payload": {"pipeline": [{"id": "s1", "uses": "noop"}]},
-            "priority": 5,
-            "max_retries": 0,
-        }
+        body = {**template, "title": f"{prefix}{i:05d}"}
         async with sem:
             answer, task_id = await api.create(body)
         probe.answers[answer] += 1
@@ -231,11 +327,23 @@ async def _submit(
         ctx.progress(sum(probe.answers.values()), probe.tasks, "tasks submitted")
 
     t0 = time.monotonic()
-    await asyncio.gather(*(create(i) for i in range(probe.tasks)))
+    await create(0)
+    first = next(iter(probe.answers))
+    if first.startswith("HTTP 4"):
+        probe.refused = (first, api.reasons.get(first, ""))
+    else:
+        await asyncio.gather(*(create(i) for i in range(1, probe.tasks)))
     probe.submit_s = time.monotonic() - t0
-    ctx.record("submissions", [{"answer": a, "count": n} for a, n in probe.answers.most_common()])
+    ctx.record("submissions", _submissions(probe.answers, api.reasons))
     if api.redirects:
         ctx.record("redirects", dict(api.redirects))
+
+
+def _submissions(answers: Counter[str], reasons: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {"answer": a, "count": n, **({"reason": reasons[a]} if a in reasons else {})}
+        for a, n in answers.most_common()
+    ]
 
 
 async def _wait_for_runs(
@@ -307,6 +415,11 @@ async def _clean_up(
             quiet = 0 if new else quiet + 1
             ids |= new
             await asyncio.gather(*(remove(i) for i in sorted(new)))
+    purged: dict[str, Any] = {}
+    canceled = sorted(i for i, r in results.items() if r == "canceled")
+    if canceled and api.can_delete is False:
+        # the API documents no way to delete a task: the canceled ones go from the database
+        purged = await _purge(ctx, canceled, prefix, since)
     remaining = await ctx.db.fetch(
         "SELECT id::text AS id, title, status FROM task"
         " WHERE title LIKE %s ESCAPE '\\' AND created_at >= %s ORDER BY title",
@@ -322,7 +435,7 @@ async def _clean_up(
         for r in remaining
     ]
     done = Counter(v if v in ("deleted", "canceled") else "failed" for v in results.values())
-    summary: dict[str, Any] = {"tasks": len(ids), **done}
+    summary: dict[str, Any] = {"tasks": len(ids), **done, **purged}
     if leftovers:
         summary["leftovers"] = leftovers
         summary["remove_with"] = (
@@ -330,6 +443,34 @@ async def _clean_up(
             f"due_work rows of the tasks titled '{prefix}%', then the tasks"
         )
     return summary, leftovers
+
+
+async def _purge(ctx: Context, task_ids: list[str], prefix: str, since: datetime) -> dict[str, Any]:
+    """Delete canceled probe tasks (with their runs and queued work) from the database, in
+    one transaction, by id and marker; what happened, for the evidence."""
+    import psycopg
+
+    marked = (_like_prefix(prefix), since)
+    try:
+        async with ctx.db.session(write=True) as conn, conn.transaction():
+            for table in ("due_work", "task_run"):
+                await conn.execute(
+                    f"DELETE FROM {table} WHERE task_id::text = ANY(%s) AND task_id IN "
+                    "(SELECT id FROM task WHERE title LIKE %s ESCAPE '\\' AND created_at >= %s)",
+                    (task_ids, *marked),
+                )
+            cur = await conn.execute(
+                "DELETE FROM task WHERE id::text = ANY(%s) AND title LIKE %s ESCAPE '\\'"
+                " AND created_at >= %s",
+                (task_ids, *marked),
+            )
+            return {
+                "removed_from_database": cur.rowcount,
+                "why_database": "the API documents no DELETE for tasks: golive canceled them "
+                "through the API, then deleted them, their runs and queued work in SQL",
+            }
+    except psycopg.Error as exc:
+        return {"database_removal_failed": ctx.redactor.redact(str(exc).strip())}
 
 
 def _throughput_outcome(
@@ -358,7 +499,7 @@ def _throughput_outcome(
             "finished": len(finishes),
             "failed_runs": len(failed),
         },
-        "submissions": [{"answer": a, "count": n} for a, n in answers.most_common()],
+        "submissions": _submissions(answers, probe.reasons),
         "timeline": {
             "due_at": probe.due.isoformat(timespec="milliseconds"),
             "submitted_at": probe.submitted_at.isoformat(timespec="milliseconds")
@@ -391,15 +532,33 @@ def _throughput_outcome(
         rate = len(finishes) / span * 60.0
         measurements["per_minute"] = rate
         evidence["timeline"]["span_seconds"] = round(span, 3)
+    if probe.refused is not None and not accepted:
+        # golive's own request was refused: that says nothing about the target's throughput
+        answer, why = probe.refused
+        if answer.startswith(("HTTP 401", "HTTP 403")):
+            return Outcome.error(
+                f"the API refused golive's credentials: {probe.operation} answered {answer}: "
+                f"{why} (set targets.api.token or targets.api.agent_id)",
+                evidence=evidence,
+            )
+        return Outcome.error(
+            f"{probe.operation} answered {answer} to golive's probe request, so throughput "
+            f"was not measured: {why}",
+            evidence=evidence,
+        )
     if probe.verdict == "none_accepted":
         reasons = ", ".join(f"{n} x {a}" for a, n in answers.most_common(3))
         if all(a.startswith(("HTTP 401", "HTTP 403")) for a in answers):
             return Outcome.error(f"the API refused the credentials ({reasons})", evidence=evidence)
-        hint = (
-            "an API that answers 5xx to bad credentials looks like this too"
-            if all(a.startswith("HTTP 5") for a in answers)
-            else "if the API answered 2xx, golive's database target is not the API's database"
-        )
+        if all(a.startswith("HTTP 2") for a in answers):
+            hint = (
+                "either the API does not store what it accepts, or golive's database "
+                "target is not the API's database"
+            )
+        elif all(a.startswith("HTTP 5") for a in answers):
+            hint = "an API that answers 5xx to bad credentials looks like this too"
+        else:
+            hint = "see submissions for the API's answers"
         problems.append(
             f"no task of the {probe.tasks} created is in the database ({reasons}); {hint}"
         )

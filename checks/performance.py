@@ -28,7 +28,10 @@ from ._perf import (
     _pct,
 )
 from ._taskprobe import (
+    _PROGRESS_SQL,
     _clean_up,
+    _like_prefix,
+    _plan,
     _Probe,
     _submit,
     _TaskApi,
@@ -74,7 +77,10 @@ async def api_latency(
     p95 <= 200 ms, p99 <= 500 ms and at most 1 % errors (p50, p90 and max are unset). Every
     concurrent worker owns one keep-alive connection, as `hey` and `ab` do. The evidence
     holds a latency histogram; the raw samples are kept for baseline comparisons. With
-    `authenticated`, requests carry the API's bearer token (for endpoints behind auth)."""
+    `authenticated`, requests carry the API's bearer token (for endpoints behind auth). An
+    endpoint that answers the same 4xx (other than 429) to every request refused golive's
+    request (a path the API does not serve, missing credentials): that is an ERROR naming
+    the status, not a latency verdict."""
     from golive.baseline import Metric, apply_baseline
     from golive.loadprobe import histogram, measure, summarize
 
@@ -115,6 +121,9 @@ async def api_latency(
                 headers=headers,
             )
         )
+    refused = _refused_everywhere(endpoints, results)
+    if refused:
+        return Outcome.error(refused, evidence={"statuses": _statuses(endpoints, results)})
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
     measurements: dict[str, float] = {}
@@ -209,6 +218,35 @@ async def api_latency(
     return apply_baseline(ctx, outcome, metrics)
 
 
+def _statuses(endpoints: list[str], results: list[Any]) -> dict[str, dict[str, int]]:
+    return {
+        path: {str(k): v for k, v in sorted(r.statuses.items())}
+        for path, r in zip(endpoints, results, strict=False)
+    }
+
+
+def _refused_everywhere(endpoints: list[str], results: list[Any]) -> str | None:
+    """Why the probe measured nothing, when every request to an endpoint got the same 4xx
+    (other than 429): golive's request was refused (a path the API does not serve, missing
+    credentials), which says nothing about the API's latency."""
+    for path, result in zip(endpoints, results, strict=False):
+        codes = set(result.statuses)
+        if result.completed and not result.failures and len(codes) == 1:
+            code = next(iter(codes))
+            if 400 <= code < 500 and code != 429:
+                hint = {
+                    404: "not an endpoint the API serves: set `endpoints`",
+                    405: "the API does not serve GET there: set `endpoints`",
+                    401: "it needs credentials: set `authenticated: true`",
+                    403: "golive's credentials may not read it",
+                }.get(code, "golive's request was refused")
+                return (
+                    f"GET {path} answered {code} to every one of golive's requests, so its "
+                    f"latency was not measured ({hint})"
+                )
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # performance.task_throughput
 
@@ -237,6 +275,7 @@ async def task_throughput(
     tasks_path: str = "/tasks/",
     submit_concurrency: int = 10,
     poll_interval: float = 0.5,
+    task_fields: dict[str, Any] = {},  # noqa: B006 - read-only default, validated by pydantic
 ) -> Outcome:
     """Creates `tasks` one-shot tasks (a no-op pipeline) through the API, all due `due_in`
     seconds ahead and titled with the run's marker, then polls the database until every
@@ -248,7 +287,22 @@ async def task_throughput(
     accepted (the database decides); a 307 from `/tasks` is followed; a 429 is retried
     after its Retry-After. Afterwards it deletes (else cancels) every task carrying the
     marker and reports any it could not remove. Tasks are created as
-    `targets.api.agent_id`, else as the agent named `agent`."""
+    `targets.api.agent_id`, else as the agent named `agent`.
+
+    The request comes from the API's OpenAPI document (`targets.api.openapi_path`): the
+    operation `POST tasks_path` (with or without its trailing slash), and a body of the
+    fields golive fills (title with the marker, description, created_by, schedule_kind
+    `once`, schedule_expr the due time, timezone, a no-op pipeline as payload, priority,
+    max_retries), each set to the first of golive's values that the field's schema
+    accepts (timezone `UTC`, else `Etc/UTC`, else `Europe/London`: the due time carries
+    its offset, so any zone gives the same instant). `task_fields` sets fields to your
+    own values (e.g. one the API requires that golive does not know). The body is
+    validated against the request schema before anything is sent: a field golive cannot
+    satisfy is an ERROR naming the operation and the field. The first task is sent alone:
+    a 4xx answer to it is an ERROR quoting the API's reason (golive's request was refused;
+    nothing about the stack is proven), not a FAIL. Only removals the document lists
+    (DELETE, else `POST .../cancel`) are tried. Without a document the body is golive's
+    own, sent to `tasks_path` unvalidated (the evidence says so)."""
     from golive.baseline import Metric, apply_baseline
 
     if tasks < 1 or submit_concurrency < 1 or due_in < 0 or grace <= 0 or poll_interval <= 0:
@@ -281,13 +335,21 @@ async def task_throughput(
         db_now: datetime = await ctx.db.fetchval("SELECT now()")
         skew = db_now - datetime.now(timezone.utc)  # the database's clock minus ours
         since = db_now - timedelta(minutes=1)
-        probe = _Probe(tasks, db_now + timedelta(seconds=due_in))
-        await _submit(ctx, api, probe, prefix, str(created_by), submit_concurrency, ids)
+        due = db_now + timedelta(seconds=due_in)
+        plan = await _plan(ctx, api, tasks_path, prefix, str(created_by), due, task_fields)
+        if isinstance(plan, Outcome):
+            return plan  # nothing was sent
+        probe = _Probe(tasks, due, operation=f"POST {api.tasks_path}")
+        await _submit(ctx, api, probe, plan, prefix, submit_concurrency, ids)
         probe.submitted_at = datetime.now(timezone.utc) + skew
         probe.throttled = api.throttled
-        await _wait_for_runs(
-            ctx, probe, prefix, since, skew, grace, poll_interval, end - reserve, ids
-        )
+        probe.reasons = dict(api.reasons)
+        if probe.refused is None:
+            await _wait_for_runs(
+                ctx, probe, prefix, since, skew, grace, poll_interval, end - reserve, ids
+            )
+        else:
+            probe.rows = await ctx.db.fetch(_PROGRESS_SQL, (_like_prefix(prefix), since))
     finally:
         throttled = api.throttled
         try:

@@ -22,16 +22,22 @@ from pathlib import Path
 from typing import Any
 
 from golive.api import Context, Finding, Outcome, Severity, check
+from golive.openapi import answer_reason
 
 from . import _secretscan as secretscan
 from . import _security as sec
 from ._security_api import (
+    Endpoint,
     _configured_limit,
     _forged_tokens,
     _judge_auth,
     _live_token_lifetime,
+    _refusal_kind,
     _request_honouring_429,
     _wait_for_reset,
+    limit_headers,
+    rate_limit_candidates,
+    recovery,
 )
 from ._security_env import (
     EnvSource,
@@ -435,124 +441,197 @@ async def rate_limit_config(
     title="The API enforces its rate limit (answers 429 to a burst)",
     severity=Severity.HIGH,
     needs=("api",),
-    remediation="Make the API enforce its limit (middleware enabled in every replica, counters "
-    "shared through Redis, proxy forwarding the real client address) and check that the "
-    "probed path is not exempt.",
+    remediation="Make the API enforce its limit (with slowapi: add SlowAPIMiddleware or "
+    "decorate the routes, since default_limits alone limit nothing; counters shared "
+    "through Redis; the proxy forwarding the real client address) and send Retry-After "
+    "with every 429.",
     tags=("rate-limit",),
-    # the burst throttles golive's own address for up to a minute: run it alone, last
+    # the burst throttles golive's own address until the limiter's window ends: run it
+    # alone, last, so that no other check of the run is throttled
     isolation="final",
 )
 async def rate_limit_enforced(
     ctx: Context,
-    path: str = "/agents/auth/ping",
+    path: str | None = None,
     method: str = "GET",
     limit: int | None = None,
     limit_variable: str = "MAX_REQUESTS_PER_MINUTE",
     services: list[str] = ["api"],  # noqa: B006
     extra: int = 10,
     max_requests: int = 1000,
+    max_endpoints: int = 3,
     concurrency: int = 8,
-    wait_for_reset: bool = True,
+    wait_for_reset: bool = False,
 ) -> Outcome:
-    """Sends a bounded burst of `limit + extra` requests (at most `max_requests`) to a cheap
-    endpoint and expects a 429 before the burst ends. The limit comes from the `limit` param,
-    else from the api service's `MAX_REQUESTS_PER_MINUTE` (compose files, running
-    containers). The burst stops at the first 429. A burst that crosses a minute boundary
-    without a 429 is repeated once, so that a fixed-window limiter cannot slip through.
-    Configured but not enforced is a FAIL that says so. Read-only: the endpoint must not
-    change anything (the demo's `/agents/auth/ping` is public and touches no data). The
-    limiter then throttles golive's own address for the rest of its window; with
-    `wait_for_reset` the check waits (honouring Retry-After, then polling, within its timeout)
-    until the API answers again, so that later checks are not throttled: give it a timeout
-    longer than the limiter's window (the checklist gives it 90s)."""
+    """Finds an endpoint that the API serves and rate-limits, bursts it, and expects a 429
+    before the burst ends.
+
+    The endpoint comes from the API's OpenAPI document unless `path` names one: `method`
+    operations without path or required query parameters, health- and metrics-like ones
+    (which limiters exempt on purpose) last; each is called once (again with the API's
+    token when the answer asks for credentials: a configured token, or with --allow-writes
+    one requested for `targets.api.agent_id`) and those answering 2xx are kept, the ones
+    whose answer carries rate-limit headers (`X-RateLimit-*`, `RateLimit-*`) first.
+    Up to `max_endpoints` of them are burst in turn with `remaining + extra` requests (the
+    header's count), else `limit + extra` (the `limit` param, else the api service's
+    `MAX_REQUESTS_PER_MINUTE` from compose files and running containers), at most
+    `max_requests` in all; each burst stops at the first 429. A burst that crosses a minute
+    boundary without a 429 is repeated once, so that a fixed-window limiter cannot slip
+    through. The evidence names the endpoint, how it was found, the limit announced and
+    observed, and every burst. No 429 anywhere is a FAIL (configured but not enforced, or
+    no limit at all); no endpoint to burst is an ERROR saying why.
+
+    Recovery is read, not waited for: the 429's `Retry-After` (else `X-RateLimit-Reset`,
+    `RateLimit-Reset`, or a `retry_after` field of its JSON body) says when the throttle
+    lifts, and the evidence states it (`recovery`); a 429 without any of them is noted
+    there (a client cannot know when to retry). The check runs last, so no check of this
+    run is throttled; golive's address stays throttled until then. With `wait_for_reset`
+    it also waits (within its timeout) until the endpoint answers again, and records after
+    how long. Read-only: only `method` requests are sent (GET by default)."""
     import httpx
 
     source = "param"
     enabled: bool | None = None
     if limit is None:
         limit, enabled, source = await _configured_limit(ctx, limit_variable, services)
-    planned = min(limit + extra, max_requests) if limit is not None else max_requests
+    method = method.upper()
+    found = await rate_limit_candidates(ctx, path, method, max(max_endpoints * 3, 8))
+    if isinstance(found, str):
+        return Outcome.error(found, evidence={"limit_per_minute": limit})
     loop = asyncio.get_running_loop()
     t_end = loop.time() + ctx.timeout - 1.0
-    statuses: Counter[int] = Counter()
+    budget = max_requests
+    bursts: list[dict[str, Any]] = []
     errors: list[str] = []
-    first_429: dict[str, Any] = {}
+    hit: dict[str, Any] = {}
+    hit_resp: Any = None
+    total: Counter[int] = Counter()
 
-    async def burst(n: int) -> None:
+    async def burst(ep: Endpoint, n: int, statuses: Counter[int]) -> None:
+        nonlocal hit_resp
         sent = 0
 
         async def worker() -> None:
-            nonlocal sent
-            while sent < n and not first_429 and loop.time() < t_end and len(errors) < 20:
+            nonlocal sent, hit_resp
+            while sent < n and not hit and loop.time() < t_end and len(errors) < 20:
                 sent += 1
                 try:
-                    resp = await ctx.api.request(method, path)
+                    resp = await ctx.api.request(ep.method, ep.path, headers=ep.headers)
                 except httpx.HTTPError as exc:
                     errors.append(ctx.api.describe(exc))
                     continue
                 statuses[resp.status_code] += 1
-                if resp.status_code == 429 and not first_429:
-                    first_429.update(
-                        after_requests=sum(statuses.values()),
-                        retry_after=resp.headers.get("retry-after"),
-                        limit_header=resp.headers.get("x-ratelimit-limit"),
-                    )
+                if resp.status_code == 429 and not hit:
+                    hit.update(endpoint=ep, after_requests=sum(statuses.values()))
+                    hit_resp = resp
 
         await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
 
-    t0 = time.time()
-    started = loop.time()
-    await burst(planned)
-    bursts = 1
-    if not first_429 and int(t0 // 60) != int(time.time() // 60) and loop.time() < t_end:
-        bursts = 2  # a fixed window may have reset in the middle of the burst
-        await burst(planned)
-    elapsed = loop.time() - started
-    ctx.record(
-        "burst",
-        {
-            "path": f"{method} {path}",
-            "planned_requests": planned,
-            "bursts": bursts,
-            "seconds": round(elapsed, 2),
-            "statuses": {str(k): v for k, v in sorted(statuses.items())},
-        },
-    )
+    tried = found[: max(1, max_endpoints)]
+    for ep in tried:
+        if budget <= 0 or loop.time() >= t_end:
+            break
+        want = ep.header_remaining if ep.header_remaining is not None else None
+        if want is None:
+            want = ep.header_limit if ep.header_limit is not None else limit
+        planned = min(want + extra, budget) if want is not None else budget
+        statuses: Counter[int] = Counter()
+        t0, started = time.time(), loop.time()
+        await burst(ep, planned, statuses)
+        repeats = 1
+        if not hit and int(t0 // 60) != int(time.time() // 60) and loop.time() < t_end:
+            repeats = 2  # a fixed window may have reset in the middle of the burst
+            await burst(ep, planned, statuses)
+        sent = sum(statuses.values())
+        budget -= sent
+        total.update(statuses)
+        bursts.append(
+            {
+                "endpoint": ep.label,
+                "found_by": ep.found_by,
+                "limit_headers": ep.limit_headers or None,
+                "planned_requests": planned,
+                "bursts": repeats,
+                "seconds": round(loop.time() - started, 2),
+                "statuses": {str(k): v for k, v in sorted(statuses.items())},
+            }
+        )
+        ctx.record("bursts", bursts)
+        if hit or (errors and sent < planned // 2):
+            break
     evidence: dict[str, Any] = {
         "limit_per_minute": limit,
         "limit_source": source or "unknown",
-        "first_429": first_429 or None,
+        "candidates": [
+            {"endpoint": ep.label, "status": ep.status, "limit_headers": ep.limit_headers or None}
+            for ep in found
+        ],
+        "bursts": bursts,
         "connection_errors": errors[:5],
     }
-    sent = sum(statuses.values())
-    if first_429:
-        still = ""
+    if hit:
+        ep = hit["endpoint"]
+        announced = ep.header_limit
+        rec = recovery(hit_resp, time.time())
+        rec["waited"] = False
+        evidence["endpoint"] = {"endpoint": ep.label, "found_by": ep.found_by}
+        evidence["first_429"] = {
+            "after_requests": hit["after_requests"],
+            "announced_limit": announced,
+            "headers": limit_headers(hit_resp) or None,
+        }
+        when = ""
+        if rec["lifts_in_s"] is not None:
+            when = f"; it lifts in {rec['lifts_in_s']:g}s ({rec['source']})"
+            rec["note"] = (
+                "as the API announces it; not verified by waiting (wait_for_reset: true "
+                "verifies it, at the cost of the rest of the window)"
+            )
+        else:
+            rec["note"] = (
+                "the 429 carried no Retry-After, reset header or retry_after: a client "
+                "cannot know when to retry"
+                + (f"; the configured window is one minute ({limit}/min)" if limit else "")
+            )
+            when = "; the 429 says nothing about when to retry"
         if wait_for_reset:
-            lifted = await _wait_for_reset(ctx, method, path, first_429.get("retry_after"), t_end)
-            evidence["throttle_lifted_after_s"] = lifted
-            if lifted is None:
-                still = (
-                    "; golive's address is still throttled, so later API checks may see 429 "
-                    f"(Retry-After {first_429.get('retry_after') or '?'}s)"
-                )
-        limit_text = f" (limit {limit}/min)" if limit is not None else ""
+            lifted = await _wait_for_reset(
+                ctx, ep.method, ep.path, (hit_resp.headers.get("retry-after")), t_end
+            )
+            rec["waited"] = True
+            rec["throttle_lifted_after_s"] = lifted
+            rec.pop("note", None)
+            when += (
+                f"; it answered again after {lifted:g}s"
+                if lifted is not None
+                else "; still throttled at the check's timeout"
+            )
+        evidence["recovery"] = rec
+        limits = []
+        if announced is not None:
+            limits.append(f"X-RateLimit-Limit {announced}")
+        if limit is not None:
+            limits.append(f"{limit}/min configured")
+        limit_text = ", ".join(limits) or "no limit configured or announced"
         return Outcome.passed(
-            f"{method} {path} answered 429 after {first_429['after_requests']} requests of a "
-            f"burst{limit_text}{still}",
+            f"{ep.label} answered 429 after {hit['after_requests']} requests of a burst "
+            f"({limit_text}){when}",
             evidence=evidence,
-            measurements={"requests_before_429": float(first_429["after_requests"])},
+            measurements={"requests_before_429": float(hit["after_requests"])},
         )
-    if errors and sent < planned // 2:
+    sent = sum(total.values())
+    where = ", ".join(b["endpoint"] for b in bursts) or "no endpoint"
+    if errors and sent < max(1, sum(b["planned_requests"] for b in bursts)) // 2:
         return Outcome.error(
             f"the API stopped answering during the burst ({len(errors)} "
             f"connection errors, e.g. {errors[0]})",
             evidence=evidence,
         )
-    judged = sum(v for k, v in statuses.items() if k < 400 or k in (401, 403))
+    judged = sum(v for k, v in total.items() if k < 400 or k in (401, 403))
     if judged < sent / 2:
-        common = ", ".join(f"{k}x{v}" for k, v in statuses.most_common(3))
+        common = ", ".join(f"{k}x{v}" for k, v in total.most_common(3))
         return Outcome.error(
-            f"cannot judge rate limiting: {method} {path} answered {common}; "
+            f"cannot judge rate limiting: {where} answered {common} during the burst; "
             "set `path` to a cheap endpoint that answers 2xx",
             evidence=evidence,
         )
@@ -562,11 +641,11 @@ async def rate_limit_enforced(
             f"max_requests={max_requests}: raise max_requests to prove it",
             evidence=evidence,
         )
+    elapsed = sum(b["seconds"] for b in bursts)
     if limit is None:
         return Outcome.failed(
-            f"{sent} requests to {method} {path} in {elapsed:.1f}s all got "
-            "through and no limit is configured: the API has no effective "
-            "rate limit",
+            f"{sent} requests to {where} in {elapsed:.1f}s all got through and no limit "
+            "is configured: the API has no effective rate limit",
             evidence=evidence,
         )
     why = (
@@ -574,8 +653,8 @@ async def rate_limit_enforced(
         f"({limit}/min, {source or 'param'})"
     )
     return Outcome.failed(
-        f"rate limit not enforced: {sent} requests to {method} {path} in "
-        f"{elapsed:.1f}s all got through without a 429, though {why}",
+        f"rate limit not enforced: {sent} requests to {where} in {elapsed:.1f}s all got "
+        f"through without a 429, though {why}",
         evidence=evidence,
     )
 
@@ -604,11 +683,35 @@ async def auth_required(
     JWT, with a JWT signed by a random key and, when the API target names an agent id, with
     JWTs for that agent signed by well-known default keys (an accepted one means the real
     signing key is a default). A 2xx is a FAIL (the endpoint is open), a 5xx is a FAIL (auth
-    failures must be 401, not crashes); 404/405 and validation errors are warnings because
-    they prove nothing. Write methods get an empty JSON body, so that nothing valid can be
-    created. A 429 is retried after Retry-After within the check's timeout."""
+    failures must be 401, not crashes). A validation answer (400/422) is read: one about
+    the missing Authorization header is a rejection, one about the body means the token got
+    past authentication (a FAIL for a forged token); other 4xx are warnings because they
+    prove nothing, with the API's reason in the evidence. Write methods get an empty JSON
+    body, so that nothing valid can be created. A 429 is retried after Retry-After within
+    the check's timeout. When the API serves an OpenAPI document, each endpoint must be one
+    of its operations (its documented path is used, `/tasks` becoming `/tasks/`); one that
+    is not is an ERROR naming it."""
     import httpx
 
+    from golive.openapi import OpenApiUnavailable
+
+    try:
+        doc = await ctx.api.openapi()
+    except OpenApiUnavailable:
+        doc = None  # the endpoints are taken as configured
+    if doc is not None:
+        listed = []
+        for endpoint in endpoints:
+            method, _, path = endpoint.strip().partition(" ")
+            op = doc.find(method, path.strip() or "/")
+            if op is None:
+                return Outcome.error(
+                    f"{method.upper()} {path.strip()} is not an operation of the API's "
+                    f"OpenAPI document ({doc.source}): set `endpoints` to protected "
+                    "operations the API serves"
+                )
+            listed.append(op.label)
+        endpoints = listed
     agent_id = ctx.api.api_cfg.agent_id
     variants = _forged_tokens(agent_id, default_keys)
     for _, token in variants:
@@ -634,7 +737,8 @@ async def auth_required(
             code = resp.status_code
             if anonymous is None:
                 anonymous = code
-            verdict, problem = _judge_auth(code, anonymous, token is None)
+            refusal = _refusal_kind(resp) if code in (400, 422) else None
+            verdict, problem = _judge_auth(code, anonymous, token is None, refusal)
             default_key = "well-known default key" in label
             if verdict == "accepted":
                 fails.append(
@@ -648,14 +752,15 @@ async def auth_required(
             elif verdict == "inconclusive":
                 unclear.append(f"{method} {path} {problem} to a request with {label}")
             if not default_key or verdict != "rejected":
-                rows.append(
-                    {
-                        "endpoint": f"{method} {path}",
-                        "request": label,
-                        "status": code,
-                        "verdict": verdict,
-                    }
-                )
+                row = {
+                    "endpoint": f"{method} {path}",
+                    "request": label,
+                    "status": code,
+                    "verdict": verdict,
+                }
+                if code >= 400 and code not in (401, 403):
+                    row["reason"] = ctx.redactor.redact(answer_reason(resp, 160))
+                rows.append(row)
             if default_key and verdict == "accepted":
                 break
         if agent_id:

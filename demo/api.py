@@ -20,6 +20,7 @@ from demo import metrics
 from demo.auth import issue_token
 from demo.config import Settings
 from demo.health import health_report
+from demo.pipeline import TOOLS
 from demo.routes_tasks import runs_router, tasks_router
 from demo.state import DB_ERRORS, AppState, app_state, current_agent, db_unavailable
 
@@ -63,16 +64,21 @@ async def guard_and_count(
     elif state.settings.rate_limit_enabled and not request.url.path.startswith(EXEMPT_PREFIXES):
         client = request.client.host if request.client else "unknown"
         verdict = await run_in_threadpool(state.limiter.check, client)
+        # the headers slowapi sends with `headers_enabled=True`, on every limited answer
+        limit_headers = {
+            "X-RateLimit-Limit": str(verdict.limit),
+            "X-RateLimit-Remaining": str(verdict.remaining),
+            "X-RateLimit-Reset": str(verdict.reset),
+        }
         if not verdict.allowed:
             response = JSONResponse(
                 {"detail": "rate limit exceeded"},
                 status_code=429,
-                headers={
-                    "Retry-After": str(verdict.retry_after),
-                    "X-RateLimit-Limit": str(verdict.limit),
-                    "X-RateLimit-Remaining": "0",
-                },
+                headers={"Retry-After": str(verdict.retry_after), **limit_headers},
             )
+        else:
+            response = await call_next(request)
+            response.headers.update(limit_headers)
     if response is None:
         response = await call_next(request)
     metrics.HTTP_REQUESTS.labels(
@@ -125,9 +131,10 @@ def metrics_endpoint(state: AppState = Depends(app_state)) -> Response:
 
 
 class TokenRequest(BaseModel):
-    """Body of ``POST /agents/auth/token``."""
+    """Body of ``POST /agents/auth/token`` (Ordinaut's AgentCredentials, stricter: a UUID)."""
 
     agent_id: uuid.UUID
+    agent_secret: str | None = None  # accepted as Ordinaut does; the demo's agents have none
 
 
 @app.post("/agents/auth/token")
@@ -143,10 +150,10 @@ def token(body: TokenRequest, state: AppState = Depends(app_state)) -> dict[str,
     return {"access_token": access, "token_type": "bearer", "expires_in": expires_in}
 
 
-@app.get("/agents/auth/ping")
-def ping() -> dict[str, str]:
-    """Cheapest rate-limited endpoint (no database, no auth): for rate-limit probes."""
-    return {"status": "ok"}
+@app.get("/tools")
+def tools() -> dict[str, dict[str, str]]:
+    """The pipeline tools the workers run (public, no database), as Ordinaut's ``/tools``."""
+    return {name: {"description": text} for name, text in TOOLS.items()}
 
 
 @app.get("/agents/")

@@ -5,6 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+#: The steps ``run_pipeline`` knows, with what each does (served by ``GET /tools``).
+TOOLS = {
+    "noop": "does nothing and succeeds",
+    "echo": "returns its `with` arguments",
+    "sleep": "sleeps `with.seconds` (at most 30)",
+    "fail": "fails with `with.message`",
+}
+
 
 class StepFailed(RuntimeError):
     """A step asked to fail (``uses: fail``) or was malformed."""

@@ -26,6 +26,7 @@ class Verdict:
     limit: int
     remaining: int
     retry_after: int
+    reset: int = 0  # epoch second at which the current per-minute window ends
 
 
 class RateLimiter:
@@ -76,9 +77,11 @@ class RateLimiter:
             if i == 0:
                 minute_estimate = estimate
             if estimate > limit:
-                return Verdict(False, limit, 0, int(size - (now % size)) + 1)
+                wait = int(size - (now % size)) + 1
+                return Verdict(False, limit, 0, wait, int(now) + wait)
         limit = self.windows[0][1]
-        return Verdict(True, limit, max(0, int(limit - minute_estimate)), 0)
+        reset = int(now // 60) * 60 + 60
+        return Verdict(True, limit, max(0, int(limit - minute_estimate)), 0, reset)
 
 
 def reset(client: redis.Redis) -> int:

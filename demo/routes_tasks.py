@@ -13,7 +13,7 @@ import redis
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.encoders import jsonable_encoder
 from psycopg.rows import dict_row
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from demo import schedules
 from demo.config import EVENT_STREAM
@@ -26,21 +26,34 @@ Agent = Depends(current_agent)
 State = Depends(app_state)
 
 
+# The request schema is at least as strict as Ordinaut 2.2.2's TaskCreateRequest (a test
+# compares the two OpenAPI documents): a probe that satisfies the demo satisfies upstream.
+TIMEZONE_PATTERN = r"^[A-Za-z]+/[A-Za-z_]+$"
+
+
 class TaskCreate(BaseModel):
     """Body of ``POST /tasks/``."""
 
-    title: str = Field(min_length=1, max_length=500)
-    description: str = ""
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=2000)
     created_by: uuid.UUID
     schedule_kind: Literal["cron", "rrule", "once", "event", "condition"]
     schedule_expr: str | None = None
-    timezone: str = "UTC"
-    payload: dict[str, Any] = Field(default_factory=dict)
+    timezone: str = Field(default="Etc/UTC", pattern=TIMEZONE_PATTERN)
+    payload: dict[str, Any]
     priority: int = Field(default=5, ge=1, le=9)
-    max_retries: int = Field(default=3, ge=0, le=100)
-    dedupe_key: str | None = None
-    backoff_strategy: str = "exponential_jitter"
-    concurrency_key: str | None = None
+    dedupe_key: str | None = Field(default=None, max_length=100)
+    dedupe_window_seconds: int = Field(default=0, ge=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    backoff_strategy: Literal["exponential_jitter", "linear", "fixed"] = "exponential_jitter"
+    concurrency_key: str | None = Field(default=None, max_length=100)
+
+    @field_validator("payload")
+    @classmethod
+    def _has_pipeline(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(value.get("pipeline"), list):
+            raise ValueError("payload must contain a pipeline array")
+        return value
 
 
 def _one(conn: psycopg.Connection, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:

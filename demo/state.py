@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import psycopg
 import redis
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool
 
 from demo.auth import agent_id_from_token, bearer
@@ -61,7 +62,14 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_agent(request: Request) -> uuid.UUID:
+# Declares the bearer scheme in the OpenAPI document (as Ordinaut does); the token itself is
+# read and judged below, so that every failure is a 401 with the same shape.
+_BEARER = HTTPBearer(scheme_name="AgentJWT", auto_error=False)
+
+
+def current_agent(
+    request: Request, _: HTTPAuthorizationCredentials | None = Depends(_BEARER)
+) -> uuid.UUID:
     """FastAPI dependency: the authenticated agent's id, or 401."""
     state = app_state(request)
     token = bearer(request.headers.get("authorization"))

@@ -476,19 +476,30 @@ def _probe_targets(cfg: Config) -> int:
 
     redactor = make_redactor(cfg)
 
-    async def probe_all() -> list[tuple[str, str | None]]:
+    async def probe_all() -> tuple[list[tuple[str, str | None]], str]:
+        from golive.openapi import OpenApiUnavailable
+
         targets = Targets(cfg, redactor)
         kinds = [k for k in TARGET_KINDS if targets.configured(k)]
+        api_doc = ""
         try:
             reasons = await asyncio.gather(*(targets.probe(k) for k in kinds))
+            if "api" in kinds and reasons[kinds.index("api")] is None:
+                try:
+                    doc = await targets.api.openapi()
+                    count = sum(1 for _ in doc.operations())
+                    api_doc = f"; OpenAPI document with {count} operations ({doc.source})"
+                except OpenApiUnavailable as exc:
+                    api_doc = f"; no OpenAPI document ({exc}): probes use their parameters"
         finally:
             await targets.close()
-        return list(zip(kinds, reasons, strict=True))
+        return list(zip(kinds, reasons, strict=True)), redactor.redact(api_doc)
 
     code = 0
-    for kind, reason in asyncio.run(probe_all()):
+    results, api_doc = asyncio.run(probe_all())
+    for kind, reason in results:
         if reason is None:
-            typer.echo(f"  {kind:<13} reachable")
+            typer.echo(f"  {kind:<13} reachable{api_doc if kind == 'api' else ''}")
         else:
             typer.echo(f"  {kind:<13} UNREACHABLE: {reason}")
             code = 3

@@ -97,6 +97,9 @@ class ApiTarget(HttpTarget):
     token: str | None = None
     agent_id: str | None = None
     health_path: str = "/health"
+    # where the API serves its OpenAPI document: probes take their operations and request
+    # bodies from it (null: the API has none; probes then use their parameters as given)
+    openapi_path: str | None = "/openapi.json"
 
 
 class DatabaseTarget(Model):

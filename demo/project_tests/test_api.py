@@ -105,7 +105,13 @@ def test_an_unknown_agent_gets_no_token(anon: httpx.Client) -> None:
 def test_task_input_is_validated_before_anything_is_written(
     authed: httpx.Client, agent_id: str
 ) -> None:
-    base = {"title": "validation probe", "created_by": agent_id, "schedule_kind": "cron"}
+    base = {
+        "title": "validation probe",
+        "description": "must not be stored",
+        "created_by": agent_id,
+        "schedule_kind": "cron",
+        "payload": {"pipeline": []},
+    }
     r = authed.post("/tasks/", json={**base, "schedule_expr": "61 * * * *"})
     assert r.status_code == 422
     assert "invalid cron expression" in r.text

@@ -34,6 +34,7 @@ def api_task(stack: Stack) -> Iterator[str]:
             "/tasks/",
             json={
                 "title": f"golive-test:audit:{uuid.uuid4().hex[:8]}",
+                "description": "golive audit test task",
                 "created_by": stack.agent_id,
                 "schedule_kind": "event",
                 "schedule_expr": "golive.test",

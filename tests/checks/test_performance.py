@@ -40,13 +40,14 @@ if TYPE_CHECKING:
     from demo.stack import Stack
 
 
-def _targets(stack: Stack, api_url: str | None = None) -> dict[str, Any]:
+def _targets(stack: Stack, api_url: str | None = None, **api: Any) -> dict[str, Any]:
     return {
         "api": {
             "url": api_url or stack.api_url,
             "token": stack.api_token,
             "agent_id": stack.agent_id,
             "timeout": 10,
+            **api,
         },
         "database": {"dsn": stack.database_dsn},
     }
@@ -81,10 +82,12 @@ def clean_api(stack: Stack) -> Iterator[Stack]:
     _purge_probe_tasks(stack)
 
 
-def _throughput(stack: Stack, api_url: str | None = None, **params: Any) -> CheckResult:
+def _throughput(
+    stack: Stack, api_url: str | None = None, api: dict[str, Any] | None = None, **params: Any
+) -> CheckResult:
     return run_check(
         "performance.task_throughput",
-        targets=_targets(stack, api_url),
+        targets=_targets(stack, api_url, **(api or {})),
         params={"tasks": 20, **params},
         allow_writes=True,
         timeout=60,
@@ -155,30 +158,30 @@ def test_latency_fails_when_the_endpoint_is_slow(stack: Stack) -> None:
 
 
 @pytest.mark.integration
-def test_latency_fails_on_errors_and_reports_each_endpoint(stack: Stack) -> None:
+def test_latency_errors_when_every_request_is_refused(stack: Stack) -> None:
+    """A 4xx to every request is golive's request refused, not a latency verdict."""
     r = run_check(
         "performance.api_latency",
         targets=_targets(stack),
         params={"endpoints": ["/health/live", "/no-such-endpoint"], "requests": 30},
     )
-    assert r.status is Status.FAIL
-    assert "/no-such-endpoint: 30 of 30 requests failed (100% > 1.0%: 30 x HTTP 404)" in r.summary
-    assert "/health/live" not in r.summary
-    assert [row["endpoint"] for row in r.evidence["endpoints"]] == [
-        "/health/live",
-        "/no-such-endpoint",
-    ]
-    assert r.measurements["/health/live:error_rate"] == 0
-    assert r.measurements["/no-such-endpoint:error_rate"] == 1
-    assert r.measurements["error_rate"] == 0.5
+    assert r.status is Status.ERROR
+    assert r.summary == (
+        "GET /no-such-endpoint answered 404 to every one of golive's requests, so its "
+        "latency was not measured (not an endpoint the API serves: set `endpoints`)"
+    )
+    assert r.evidence["statuses"]["/health/live"] == {"200": 30}
 
 
 @pytest.mark.integration
 def test_latency_of_an_endpoint_behind_auth(clean_api: Stack) -> None:
     params = {"endpoints": ["/agents/"], "requests": 20, "p95_ms": 5000, "p99_ms": 5000}
     anonymous = run_check("performance.api_latency", targets=_targets(clean_api), params=params)
-    assert anonymous.status is Status.FAIL
-    assert "20 of 20 requests failed (100% > 1.0%: 20 x HTTP 401)" in anonymous.summary
+    assert anonymous.status is Status.ERROR
+    assert anonymous.summary == (
+        "GET /agents/ answered 401 to every one of golive's requests, so its latency was not "
+        "measured (it needs credentials: set `authenticated: true`)"
+    )
     signed = run_check(
         "performance.api_latency",
         targets=_targets(clean_api),
@@ -193,7 +196,7 @@ def test_latency_explains_a_rate_limited_endpoint(clean_api: Stack) -> None:
     r = run_check(
         "performance.api_latency",
         targets=_targets(clean_api),
-        params={"endpoints": ["/agents/auth/ping"], "requests": 700, "concurrency": 10},
+        params={"endpoints": ["/tools"], "requests": 700, "concurrency": 10},
     )
     assert r.status is Status.FAIL
     assert "x HTTP 429" in r.summary
@@ -228,15 +231,73 @@ def test_throughput_passes_and_cleans_up(clean_api: Stack) -> None:
     assert r.evidence["cleanup"] == {"tasks": 20, "deleted": 20}
     assert r.measurements["per_minute"] >= 100 and r.measurements["finished"] == 20
     assert r.evidence["marker"].startswith("golive-")
+    # the body came from the API's request schema, which wants an Area/City time zone
+    request = r.evidence["request"]
+    assert request["operation"] == "POST /tasks/"
+    assert request["source"].startswith("GET /openapi.json: body validated")
+    assert request["adjusted_to_schema"] == {"timezone": "Etc/UTC"}
+    assert request["removal"] == "DELETE then cancel"
     assert _probe_tasks(clean_api) == []
 
 
 @pytest.mark.integration
-def test_throughput_follows_the_307_of_tasks_without_slash(clean_api: Stack) -> None:
+def test_throughput_takes_the_documented_path_of_tasks_without_slash(clean_api: Stack) -> None:
     r = _throughput(clean_api, tasks=5, tasks_path="/tasks")
     assert r.status is Status.PASS, r.summary
+    assert r.evidence["request"]["operation"] == "POST /tasks/"
+    assert "redirects" not in r.evidence
+    assert _probe_tasks(clean_api) == []
+
+
+@pytest.mark.integration
+def test_throughput_without_openapi_follows_the_307_and_quotes_a_refusal(
+    clean_api: Stack,
+) -> None:
+    """No OpenAPI document: golive's own body goes to `tasks_path` unvalidated. Its
+    `timezone: UTC` breaks the API's Area/City pattern: the first create is answered 422,
+    nothing more is sent, and the check is an ERROR quoting the API, not a FAIL."""
+    r = _throughput(clean_api, api={"openapi_path": None}, tasks=5, tasks_path="/tasks")
+    assert r.status is Status.ERROR, r.summary
+    assert r.summary.startswith(
+        "POST /tasks answered HTTP 422 to golive's probe request, so throughput was not "
+        "measured: timezone: String should match pattern '^[A-Za-z]+/[A-Za-z_]+$'"
+    ), r.summary
+    assert r.evidence["redirects"] == {"POST /tasks -> /tasks/ (307)": 1}
+    assert r.evidence["submissions"][0]["count"] == 1
+    assert "no OpenAPI document" in r.evidence["request"]["source"]
+    assert _probe_tasks(clean_api) == []
+    # with the API's own value for the field, the same run measures throughput
+    r = _throughput(
+        clean_api,
+        api={"openapi_path": None},
+        tasks=5,
+        tasks_path="/tasks",
+        task_fields={"timezone": "Europe/London"},
+    )
+    assert r.status is Status.PASS, r.summary
     assert r.evidence["redirects"] == {"POST /tasks -> /tasks/ (307)": 5}
-    assert r.evidence["cleanup"]["deleted"] == 5
+    assert _probe_tasks(clean_api) == []
+
+
+@pytest.mark.integration
+def test_throughput_errors_before_sending_when_the_schema_cannot_be_met(
+    clean_api: Stack,
+) -> None:
+    with psycopg.connect(clean_api.database_dsn, autocommit=True) as conn:
+        before = conn.execute("SELECT count(*) FROM audit_log").fetchone()
+    r = _throughput(clean_api, task_fields={"timezone": "UTC"})
+    assert r.status is Status.ERROR
+    assert r.summary == (
+        "operation POST /tasks/: cannot satisfy field `timezone`: 'UTC' does not match "
+        "'^[A-Za-z]+/[A-Za-z_]+$' (nothing was sent; `task_fields` sets a field's value)"
+    )
+    assert r.evidence["field"] == "timezone"
+    r = _throughput(clean_api, task_fields={"priority": 42})
+    assert r.status is Status.ERROR
+    assert r.summary.startswith("operation POST /tasks/: cannot satisfy field `priority`: ")
+    with psycopg.connect(clean_api.database_dsn, autocommit=True) as conn:
+        after = conn.execute("SELECT count(*) FROM audit_log").fetchone()
+    assert after == before  # not one request reached the API's write path
     assert _probe_tasks(clean_api) == []
 
 

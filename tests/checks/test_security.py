@@ -267,6 +267,74 @@ def test_random_secrets_are_strong(value: str) -> None:
     assert sec.secret_weakness(value, min_length=32, min_entropy_bits=100) is None
 
 
+@pytest.mark.parametrize(
+    ("detail", "anonymous", "kind", "verdict"),
+    [
+        (
+            [{"loc": ["header", "authorization"], "msg": "Field required"}],
+            True,
+            "credentials",
+            "rejected",
+        ),
+        ([{"loc": ["body", "title"], "msg": "Field required"}], False, "body", "accepted"),
+        (
+            [
+                {"loc": ["header", "authorization"], "msg": "Field required"},
+                {"loc": ["body", "title"], "msg": "Field required"},
+            ],
+            True,
+            "credentials",
+            "rejected",
+        ),
+        ([{"loc": ["body", "title"], "msg": "Field required"}], True, "body", "inconclusive"),
+        ("Agent not found", False, None, "inconclusive"),
+    ],
+)
+def test_validation_answers_are_read_for_what_they_refuse(
+    detail: Any, anonymous: bool, kind: str | None, verdict: str
+) -> None:
+    import httpx
+
+    from checks._security_api import _judge_auth, _refusal_kind
+
+    resp = httpx.Response(422, json={"detail": detail})
+    assert _refusal_kind(resp) == kind
+    assert _judge_auth(422, 422, anonymous, kind)[0] == verdict
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "lifts_in", "source"),
+    [
+        ({"Retry-After": "37"}, None, 37.0, "Retry-After header"),
+        ({"Retry-After": "Sat, 05 Dec 2026 08:00:30 GMT"}, None, 30.0, "Retry-After header"),
+        ({"X-RateLimit-Reset": "1796457645"}, None, 45.0, "X-RateLimit-Reset header"),
+        ({"X-RateLimit-Reset": "12"}, None, 12.0, "X-RateLimit-Reset header"),
+        ({"RateLimit-Reset": "9"}, None, 9.0, "RateLimit-Reset header"),
+        (
+            {},
+            {"error": "RateLimitExceeded", "retry_after": 60},
+            60.0,
+            "retry_after in the 429's JSON body",
+        ),
+        ({}, {"detail": "rate limit exceeded"}, None, None),
+    ],
+)
+def test_recovery_is_read_from_the_429(
+    headers: dict[str, str], body: Any, lifts_in: float | None, source: str | None
+) -> None:
+    import email.utils
+
+    import httpx
+
+    from checks._security_api import recovery
+
+    now = email.utils.parsedate_to_datetime("Sat, 05 Dec 2026 08:00:00 GMT").timestamp()
+    if "X-RateLimit-Reset" in headers and int(headers["X-RateLimit-Reset"]) > 10**9:
+        headers = {"X-RateLimit-Reset": str(int(now) + 45)}
+    resp = httpx.Response(429, headers=headers, json=body)
+    assert recovery(resp, now) == {"lifts_in_s": lifts_in, "source": source}
+
+
 def test_hs256_tokens_verify_and_decode() -> None:
     import hashlib
     import hmac
@@ -966,18 +1034,35 @@ def test_file_permissions_fail_on_the_stack_project(stack: Stack) -> None:
 
 
 @pytest.mark.integration
-def test_rate_limit_enforced_on_the_stack(stack: Stack, fresh_limits: None) -> None:
-    r = run(
-        "security.rate_limit_enforced",
-        targets=stack_targets(stack),
-        params={"wait_for_reset": False},
-    )
+def test_rate_limit_enforced_finds_the_limited_endpoint_and_reads_recovery(
+    stack: Stack, fresh_limits: None
+) -> None:
+    """No path given: the endpoint comes from the API's OpenAPI document (the first GET
+    without parameters whose answer carries rate-limit headers); recovery is read from the
+    429, not waited for."""
+    started = time.monotonic()
+    r = run("security.rate_limit_enforced", targets=stack_targets(stack))
+    elapsed = time.monotonic() - started
     assert r.status is Status.PASS, r.summary
+    assert r.summary.startswith("GET /tools answered 429 after ")
+    assert "(Retry-After header)" in r.summary
+    assert r.evidence["endpoint"]["endpoint"] == "GET /tools"
+    assert r.evidence["endpoint"]["found_by"].startswith("GET /openapi.json")
     assert r.evidence["limit_per_minute"] == 600
     assert r.evidence["limit_source"] == "compose:api"
-    assert 590 <= r.evidence["first_429"]["after_requests"] <= 610
-    assert r.summary.startswith("GET /agents/auth/ping answered 429 after ")
-    assert r.evidence["burst"]["statuses"]["429"] >= 1
+    first = r.evidence["first_429"]
+    assert first["announced_limit"] == 600
+    assert 590 <= first["after_requests"] <= 610
+    assert first["headers"]["x-ratelimit-remaining"] == "0"
+    rec = r.evidence["recovery"]
+    assert rec["source"] == "Retry-After header" and 0 < rec["lifts_in_s"] <= 61
+    assert rec["waited"] is False
+    # health endpoints are exempt in the demo: they are candidates, but not burst
+    candidates = {c["endpoint"]: c for c in r.evidence["candidates"]}
+    assert candidates["GET /health"]["limit_headers"] is None
+    assert [b["endpoint"] for b in r.evidence["bursts"]] == ["GET /tools"]
+    # it did not wait out the window: what is left of the minute is not part of the check
+    assert elapsed < rec["lifts_in_s"] + 60
 
 
 @pytest.mark.integration
@@ -992,16 +1077,17 @@ def test_rate_limit_enforced_waits_until_the_throttle_lifts(
         r = run(
             "security.rate_limit_enforced",
             targets=stack_targets(stack, api={"url": url}),
-            params={"limit": 50},
+            params={"limit": 50, "wait_for_reset": True},
             timeout=100,
         )
         elapsed = time.monotonic() - started
         from demo.stack import procs
 
-        assert procs.http_ok(f"{url}/agents/auth/ping"), "golive's address is still throttled"
+        assert procs.http_ok(f"{url}/tools"), "golive's address is still throttled"
     assert r.status is Status.PASS, r.summary
-    assert r.summary.startswith("GET /agents/auth/ping answered 429 after ")
-    lifted = r.evidence["throttle_lifted_after_s"]
+    assert r.summary.startswith("GET /tools answered 429 after ")
+    lifted = r.evidence["recovery"]["throttle_lifted_after_s"]
+    assert r.evidence["recovery"]["waited"] is True
     assert lifted is not None and 0 < lifted < 90
     assert elapsed >= lifted
 
@@ -1013,16 +1099,46 @@ def test_rate_limit_configured_but_not_enforced(
     with extra_api(stack, tmp_path, RATE_LIMIT_ENABLED="false") as url:
         r = run(
             "security.rate_limit_enforced",
-            targets=stack_targets(stack, api={"url": url}),
-            params={"wait_for_reset": False},
+            targets=stack_targets(stack, api={"url": url, "token": stack.api_token}),
+            params={"max_endpoints": 2},
         )
-    assert r.status is Status.FAIL
+    assert r.status is Status.FAIL, r.summary
+    # no answer carries rate-limit headers: the two cheapest GETs are burst in turn
     assert re.fullmatch(
-        r"rate limit not enforced: 610 requests to GET /agents/auth/ping in [\d.]+s all got "
-        r"through without a 429, though it is configured \(600/min, compose:api\)",
+        r"rate limit not enforced: 1000 requests to GET /tools, GET /agents/ in [\d.]+s all "
+        r"got through without a 429, though it is configured \(600/min, compose:api\)",
         r.summary,
     )
-    assert r.evidence["burst"]["statuses"] == {"200": 610}
+    bursts = r.evidence["bursts"]
+    assert bursts[0]["statuses"] == {"200": 610}
+    assert bursts[1]["statuses"] == {"200": 390}  # what was left of max_requests
+
+
+@pytest.mark.integration
+def test_rate_limit_enforced_errors_without_an_endpoint_to_burst(stack: Stack) -> None:
+    """No OpenAPI document and no `path`: ERROR naming what is missing, nothing sent."""
+    r = run(
+        "security.rate_limit_enforced",
+        targets=stack_targets(
+            stack, api={**stack_targets(stack)["api"], "openapi_path": "/no-such-openapi.json"}
+        ),
+    )
+    assert r.status is Status.ERROR
+    assert r.summary == (
+        "cannot find an endpoint to burst: the API serves no OpenAPI document: "
+        "GET /no-such-openapi.json answered 404; set `path` to a cheap GET endpoint that "
+        "the API rate-limits"
+    )
+    r = run(
+        "security.rate_limit_enforced",
+        targets=stack_targets(stack),
+        params={"path": "/no-such-endpoint"},
+    )
+    assert r.status is Status.ERROR
+    assert r.summary == (
+        "no candidate endpoint answered 2xx to golive (GET /no-such-endpoint 404); set "
+        "`path` to a cheap GET endpoint that answers 2xx"
+    )
 
 
 @pytest.mark.integration
@@ -1030,12 +1146,26 @@ def test_auth_required_fails_on_an_open_endpoint(stack: Stack) -> None:
     r = run(
         "security.auth_required",
         targets=stack_targets(stack),
-        params={"endpoints": ["GET /agents/auth/ping", "GET /agents/"]},
+        params={"endpoints": ["GET /tools", "GET /agents/"]},
     )
     assert r.status is Status.FAIL
-    assert r.summary.startswith("GET /agents/auth/ping answered 200 to a request with no token")
+    assert r.summary.startswith("GET /tools answered 200 to a request with no token")
     rows = [x for x in r.evidence["requests"] if x["endpoint"] == "GET /agents/"]
     assert all(x["verdict"] == "rejected" for x in rows if x["status"] is not None)
+
+
+@pytest.mark.integration
+def test_auth_required_errors_on_an_endpoint_the_api_does_not_serve(stack: Stack) -> None:
+    r = run(
+        "security.auth_required",
+        targets=stack_targets(stack),
+        params={"endpoints": ["POST /tasks", "GET /agents/auth/ping"]},
+    )
+    assert r.status is Status.ERROR
+    assert r.summary == (
+        "GET /agents/auth/ping is not an operation of the API's OpenAPI document "
+        "(GET /openapi.json): set `endpoints` to protected operations the API serves"
+    )
 
 
 @pytest.mark.integration
@@ -1128,7 +1258,7 @@ def test_golive_run_section_security_passes_on_the_reference_stack(
 ) -> None:
     """The shipped checklist, unchanged, against the demo stack: GO, exit 0.
 
-    rate_limit_enforced bursts, then waits until the API serves golive again."""
+    rate_limit_enforced finds GET /tools in the OpenAPI document and bursts it."""
     stack = stack_containers
     proc = _golive(
         [
@@ -1150,7 +1280,8 @@ def test_golive_run_section_security_passes_on_the_reference_stack(
     assert {k: v for k, v in statuses.items() if v != "PASS"} == {}
     assert run["decision"]["verdict"] == "GO"
     enforced = next(r for r in run["results"] if r["id"] == "security.rate_limit_enforced")
-    assert enforced["evidence"]["throttle_lifted_after_s"] is not None
+    assert enforced["evidence"]["endpoint"]["endpoint"] == "GET /tools"
+    assert enforced["evidence"]["recovery"]["source"] == "Retry-After header"
 
 
 @pytest.mark.integration

@@ -75,6 +75,7 @@ def new_task(client: httpx.Client, stack: Stack, title: str, **extra: Any) -> di
     """Create a once-task due now with a noop pipeline; return the API's JSON."""
     body = {
         "title": title,
+        "description": "golive test task",
         "created_by": stack.agent_id,
         "schedule_kind": "once",
         "schedule_expr": "2000-01-01T00:00:00Z",

@@ -50,9 +50,11 @@ def test_token_endpoint_issues_a_working_jwt(stack: Stack, anon: httpx.Client) -
 def test_writes_need_a_valid_token(stack: Stack, anon: httpx.Client) -> None:
     body = {
         "title": "x",
+        "description": "must not be stored",
         "created_by": stack.agent_id,
         "schedule_kind": "event",
         "schedule_expr": "t",
+        "payload": {"pipeline": []},
     }
     assert anon.post("/tasks/", json=body).status_code == 401
     forged = jwt.encode(
@@ -194,12 +196,20 @@ def test_two_workers_sustain_over_100_tasks_per_minute(stack: Stack, api: httpx.
 
 def test_rate_limit_answers_429_past_the_limit(stack: Stack, anon: httpx.Client) -> None:
     limit = 600
-    codes = [anon.get("/agents/auth/ping").status_code for _ in range(limit + 20)]
+    first = anon.get("/tools")
+    # the headers slowapi sends with headers_enabled=True, on every limited answer
+    assert first.headers["x-ratelimit-limit"] == str(limit)
+    assert int(first.headers["x-ratelimit-remaining"]) < limit
+    assert int(first.headers["x-ratelimit-reset"]) > time.time()
+    codes = [anon.get("/tools").status_code for _ in range(limit + 20)]
     assert codes[: limit - 5].count(200) == limit - 5
     assert codes[-1] == 429
-    last = anon.get("/agents/auth/ping")
+    last = anon.get("/tools")
     assert last.status_code == 429 and int(last.headers["retry-after"]) > 0
-    assert anon.get("/health").status_code == 200  # probes are exempt
+    assert last.headers["x-ratelimit-remaining"] == "0"
+    health = anon.get("/health")
+    assert health.status_code == 200  # probes are exempt
+    assert "x-ratelimit-limit" not in health.headers
 
 
 def test_metrics_expose_the_four_checklist_metrics(stack: Stack, anon: httpx.Client) -> None:

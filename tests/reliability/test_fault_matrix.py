@@ -14,8 +14,8 @@ with the code the documented decision table gives; print no traceback.
 
 Two checks are excluded from these runs (`-x`), both covered by the read-only and
 interruption runs: `security.rate_limit_enforced` bursts the shared API until it answers
-429 (throttling the other runs, which share 127.0.0.1) and then waits up to a minute for
-the limiter's window; `testing.suites` runs the project's own pytest suites, which use no
+429 (throttling the other runs, which share 127.0.0.1, for the rest of the limiter's
+window); `testing.suites` runs the project's own pytest suites, which use no
 target (no fault can affect them) and, eleven at once, only measure the CPU.
 """
 

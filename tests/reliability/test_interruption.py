@@ -6,8 +6,9 @@ so far (marked interrupted), and exit 130, without a traceback. Two moments are 
 * early (SIGINT): as soon as golive's first database session shows up in
   pg_stat_activity, when most checks have not run yet;
 * late (SIGTERM): while `security.rate_limit_enforced`, the last check, waits for the
-  API's rate limiter to forgive golive's address (the test's own probe of the same
-  endpoint starts getting 429 then).
+  API's rate limiter to forgive golive's address (an overlay sets its `wait_for_reset`,
+  which is off by default; the test's own probe of the same endpoint starts getting 429
+  then).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _golive_session_seen(stack: Any, started: harness.Started, limit: float) -> 
 
 
 def _throttled(stack: Any, started: harness.Started, limit: float) -> bool:
-    url = f"{stack.api_url}/agents/auth/ping"
+    url = f"{stack.api_url}/tools"
     t_end = time.monotonic() + limit
     while time.monotonic() < t_end and started.proc.poll() is None:
         try:
@@ -71,7 +72,19 @@ def test_signal_writes_partial_reports_and_exits_130(
     from demo.stack.app import reset_rate_limits
 
     reset_rate_limits(stack)
-    cmd = harness.command(harness.configs(), tmp_path, "--deadline", "150")
+    overlays: list[Path | str] = []
+    if moment == "late":
+        # the last check, told to wait until the limiter lets golive through again, is
+        # still running when the test's own probe starts getting 429
+        overlay = tmp_path / "wait-for-reset.yaml"
+        overlay.write_text(
+            "version: 1\nsections:\n  security:\n    checks:\n"
+            "      - id: security.rate_limit_enforced\n"
+            "        timeout: 90s\n"
+            "        params: {wait_for_reset: true}\n"
+        )
+        overlays.append(overlay)
+    cmd = harness.command(harness.configs(*overlays), tmp_path, "--deadline", "150")
     started = harness.start(cmd, tmp_path, stack_env)
     try:
         if moment == "early":

@@ -27,12 +27,10 @@ pytestmark = pytest.mark.integration
 REJECTED = re.compile(r"\b(?:HTTP |answered |x ?)?(400|404|405|415|422)(?:x\d+)?\b")
 PROBE_FIXES = "golive's probe must adapt its request to Ordinaut (OpenAPI-driven bodies/paths)"
 # checks whose verdict on this golive still comes from Ordinaut rejecting golive's own
-# request; each must pass once its probe is fixed (strict: an XPASS fails the suite)
-REJECTED_TODAY = {
-    "security.rate_limit_enforced": "GET /agents/auth/ping answers 404: "
-    "no rate-limit endpoint discovery yet",
-    "performance.task_throughput": "POST /tasks/ answers 422 to golive's probe task body",
-}
+# request; each must pass once its probe is fixed (strict: an XPASS fails the suite).
+# None today: the rate-limit probe finds its endpoints and the task probe its body in
+# Ordinaut's OpenAPI document (tests/upstream/test_probes.py).
+REJECTED_TODAY: dict[str, str] = {}
 
 
 def _checklist_ids() -> list[str]:
