@@ -1217,7 +1217,7 @@ async def exposed_ports(
     remediation="Replace each literal with a reference such as ${POSTGRES_PASSWORD:?must be "
     "set} whose value lives in the .env file (mode 0600) or a secret store, or use Compose "
     "secrets (`secrets:` + `POSTGRES_PASSWORD_FILE: /run/secrets/...`); rotate the exposed "
-    "password.",
+    "password (a weak one to at least 16 random characters).",
     tags=("secrets", "containers"),
 )
 async def compose_plaintext_secrets(ctx: Context, extra_names: list[str] = []) -> Outcome:  # noqa: B006
