@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import math
+import time
 from typing import Any
 
 from golive.targets.http import HttpService
@@ -55,9 +57,37 @@ class PrometheusTarget(HttpService):
             raise RuntimeError(f"Prometheus /api/v1/{path}: {body.get('error', 'error')}")
         return body.get("data")
 
+    async def metric_names(self) -> list[str]:
+        """Every metric name Prometheus holds (`/api/v1/label/__name__/values`)."""
+        return [str(n) for n in (await self.api("label/__name__/values") or [])]
+
+    async def label_names(self, selector: str, since: float | None = None) -> list[str]:
+        """The label names of the series matching `selector` (with samples after `since`,
+        epoch seconds, when given), `__name__` excluded."""
+        params: dict[str, Any] = {"match[]": selector}
+        if since is not None:
+            params["start"] = f"{since:.3f}"
+            params["end"] = f"{time.time():.3f}"
+        return [str(n) for n in (await self.api("labels", **params) or []) if n != "__name__"]
+
     async def close(self) -> None:
         """Close both clients."""
         if self._connect is not None:
             self._connect._session.close()
             self._connect = None
         await super().close()
+
+
+def closest_metrics(name: str, existing: list[str], n: int = 3) -> list[str]:
+    """Existing metric names that look like `name`: names that contain it or that it contains
+    (a prefix added or dropped: `ord_http_requests_total`), nearest in length first; only
+    when there are none, names that are merely similar (a typo)."""
+    low = name.lower()
+    contains = [
+        e
+        for e in existing
+        if len(low) >= 4 and e != name and (low in e.lower() or (e.lower() in low and len(e) >= 4))
+    ]
+    if contains:
+        return sorted(contains, key=lambda e: (abs(len(e) - len(name)), e))[:n]
+    return [e for e in difflib.get_close_matches(name, existing, n=n, cutoff=0.75) if e != name]
