@@ -1290,11 +1290,11 @@ async def compose_plaintext_secrets(ctx: Context, extra_names: list[str] = []) -
     if not files:
         return Outcome.skip("no compose file found (targets.project.compose_files)")
     if fails:
-        weak = [f for f in fails if f["weak"]]
-        f = (weak or fails)[0]
+        weak_ones = [f for f in fails if f["weak"]]
+        f = (weak_ones or fails)[0]
         return Outcome.failed(
             f"{len(fails)} plaintext secret(s) in compose files"
-            + (f" ({len(weak)} of them weak)" if weak else "")
+            + (f" ({len(weak_ones)} of them weak)" if weak_ones else "")
             + ", e.g. "
             f"{f['service']} {f['variable']} at {f['file']}:{f['line']} "
             f"holds {f['problem']}",

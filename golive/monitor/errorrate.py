@@ -16,8 +16,9 @@ The configured query (`monitor.sources.error_rate_query`, by default 5xx over al
   with that reason;
 - *zero*: a series whose value is 0 is a measured 0 %.
 
-Counters of the observability stack itself (`prometheus_http_requests_total`, ...) are never
-taken for the API's.
+Counters of the observability stack itself (`prometheus_http_requests_total`, the
+`promhttp_metric_handler_requests_total` of every Go exporter, ...) are never taken for the
+API's.
 """
 
 from __future__ import annotations
@@ -34,7 +35,15 @@ if TYPE_CHECKING:
 #: Labels that carry an HTTP status code, in order of preference.
 STATUS_LABELS = ("status", "code", "status_code", "http_status", "response_code", "status_class")
 #: Metric name prefixes of the monitoring stack's own HTTP servers (not the API's traffic).
-FOREIGN_PREFIXES = ("prometheus_", "alertmanager_", "grafana_", "loki_", "promtail_", "go_")
+FOREIGN_PREFIXES = (
+    "prometheus_",
+    "alertmanager_",
+    "grafana_",
+    "loki_",
+    "promtail_",
+    "promhttp_",  # every Go exporter's own /metrics handler
+    "go_",
+)
 _IDENT = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?=[{\[])")
 _IN_BRACES = re.compile(r"\{[^}]*\}")
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
@@ -136,9 +145,10 @@ async def measure(prom: PrometheusTarget, query: str, window: str, seconds: floa
     from golive.targets.prometheus import closest_metrics
 
     close = [c for c in closest_metrics(wanted, existing) if c not in tried]
-    hint = ", ".join(tried + close) or "no similar metric exists"
+    hint = ", ".join(tried + close)
+    hint = f"closest: {hint}" if hint else "no similar metric exists"
     return ErrorRate(
         None,
         configured,
-        note=f"no request-count metric in Prometheus ({wanted} has no series; closest: {hint})",
+        note=f"no request-count metric in Prometheus ({wanted} has no series; {hint})",
     )
