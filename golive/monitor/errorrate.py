@@ -24,7 +24,6 @@ API's.
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -44,10 +43,6 @@ FOREIGN_PREFIXES = (
     "promhttp_",  # every Go exporter's own /metrics handler
     "go_",
 )
-_IDENT = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?=[{\[])")
-_IN_BRACES = re.compile(r"\{[^}]*\}")
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
-_KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right", "offset"})
 
 
 @dataclass(frozen=True)
@@ -58,16 +53,6 @@ class ErrorRate:
     query: str | None = None  # the PromQL that gave the value (window filled in)
     derived: bool = False  # the query was derived from the target's own metric
     note: str | None = None  # why derived, or why unknown
-
-
-def referenced_metrics(query: str) -> list[str]:
-    """Metric names a PromQL query selects (names followed by `{` or `[`), in order."""
-    text = _IN_BRACES.sub("{}", _STRINGS.sub('""', query))
-    out: list[str] = []
-    for name in _IDENT.findall(text):
-        if name not in _KEYWORDS and name not in out:
-            out.append(name)
-    return out
 
 
 def derived_query(metric: str, label: str, window: str) -> str:
@@ -111,6 +96,8 @@ def _candidates(existing: list[str], wanted: str) -> list[str]:
 
 async def measure(prom: PrometheusTarget, query: str, window: str, seconds: float) -> ErrorRate:
     """The error rate by `query` (`{window}` replaced), or derived when its metric is absent."""
+    from golive.targets.prometheus import referenced_metrics
+
     configured = query.replace("{window}", window)
     value, any_rows = await _run(prom, configured)
     if value is not None:

@@ -5,10 +5,22 @@ from __future__ import annotations
 import asyncio
 import difflib
 import math
+import re
 import time
 from typing import Any
 
 from golive.targets.http import HttpService
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_IN_BRACES = re.compile(r"\{[^}]*\}")
+_IN_BRACKETS = re.compile(r"\[[^\]]*\]")
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+# an identifier that is not part of a number or a longer name, and not a function call
+_IDENT = re.compile(r"(?<![\w.:])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![\w:])(?!\s*\()")
+_KEYWORDS = frozenset(
+    {"bool", "and", "or", "unless", "offset", "atan2", "inf", "nan", "start", "end"}
+    | {"by", "without", "on", "ignoring", "group_left", "group_right"}
+)
 
 
 class PrometheusTarget(HttpService):
@@ -91,3 +103,15 @@ def closest_metrics(name: str, existing: list[str], n: int = 3) -> list[str]:
     if contains:
         return sorted(contains, key=lambda e: (abs(len(e) - len(name)), e))[:n]
     return [e for e in difflib.get_close_matches(name, existing, n=n, cutoff=0.75) if e != name]
+
+
+def referenced_metrics(query: str) -> list[str]:
+    """Metric names a PromQL query selects, in order of appearance (label names, functions,
+    keywords, durations and strings are not)."""
+    text = _IN_BRACES.sub("{}", _STRINGS.sub('""', query))
+    text = _GROUPING.sub(" ", _IN_BRACKETS.sub("[]", text))
+    out: list[str] = []
+    for name in _IDENT.findall(text):
+        if name not in _KEYWORDS and name not in out:
+            out.append(name)
+    return out

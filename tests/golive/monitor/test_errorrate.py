@@ -24,8 +24,9 @@ import pytest
 from typer.testing import CliRunner
 
 from golive.monitor.cycle import CycleResult, sample_stack
-from golive.monitor.errorrate import _candidates, derived_query, referenced_metrics
+from golive.monitor.errorrate import _candidates, derived_query
 from golive.monitor.model import Sample, Verdict
+from golive.targets.prometheus import referenced_metrics
 from tests.checks.test_monitoring import ScratchPrometheus, prom_config
 
 from .stackcfg import await_prometheus_traffic, redactor_for, short_windows
@@ -68,7 +69,11 @@ def test_referenced_metrics() -> None:
         'sum by (path) (rate(a_total{job="x{y}",status=~"5.."}[5m])) / on(path) '
         "sum by (path) (rate(b_total[5m])) > bool 0.1 + up"
     )
-    assert referenced_metrics(query) == ["a_total", "b_total"]
+    assert referenced_metrics(query) == ["a_total", "b_total", "up"]
+    assert referenced_metrics("golive_no_such_metric_total") == ["golive_no_such_metric_total"]
+    assert referenced_metrics("sum(rate(x[5m] offset 1h)) * 1e3 > bool inf") == ["x"]
+    assert referenced_metrics('label_replace(up, "a", "$1", "job", "(.*)")') == ["up"]
+    assert referenced_metrics("vector(1)") == []
 
 
 def test_derived_query() -> None:
