@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from golive import __version__
+from golive import __version__, sideeffects
 from golive.api import RunSettings
 from golive.config import Config
 from golive.decision import decide, gate_results, gates_from_config
-from golive.models import CheckResult, Run, Severity, SignOff
+from golive.models import CheckResult, Run, Severity, SideEffect, SignOff
 from golive.plan import Planned
 from golive.redact import Redactor
 from golive.registry import SECTION_ORDER
@@ -169,8 +169,10 @@ async def execute_async(
     )
     loop = asyncio.get_running_loop()
     installed = _install_signals(loop, runner.stop)
+    side_effects: list[SideEffect] = []
     try:
         results = await runner.run(planned)
+        side_effects = await sideeffects.collect(targets, results, started, redactor)
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
@@ -187,6 +189,7 @@ async def execute_async(
         duration=time.monotonic() - t0,
         interrupted=runner.stop.is_set(),
         targets=targets.describe(),
+        side_effects=side_effects,
     )
 
 
@@ -211,6 +214,7 @@ def assemble(
     duration: float,
     interrupted: bool,
     targets: dict[str, str],
+    side_effects: Sequence[SideEffect] = (),
 ) -> Run:
     """Decide and build the run model from results."""
     fail_on = options.fail_on or config.defaults.fail_on
@@ -251,4 +255,5 @@ def assemble(
         gates=gates,
         sections=sections,
         interrupted=interrupted,
+        side_effects=tuple(side_effects),
     )

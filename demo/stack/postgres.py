@@ -12,6 +12,7 @@ import pwd
 import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -64,11 +65,23 @@ def binaries_present() -> list[str]:
     return [n for n in ("initdb", "pg_ctl", "postgres", "pg_dump") if not (BIN / n).exists()]
 
 
-def start(stack: Stack, attempts: int = 3) -> None:
-    """initdb, start on a free loopback port, create the app role and database, migrate."""
+def start(
+    stack: Stack,
+    attempts: int = 3,
+    *,
+    app_password: str | None = None,
+    migrate: Callable[[str], object] = apply_migrations,
+) -> None:
+    """initdb, start on a free loopback port, create the app role and database, migrate.
+
+    ``app_password`` fixes the app role's password (a project's own, e.g. from its compose
+    file) instead of a generated one; ``migrate(dsn)`` applies the schema as the app role.
+    """
     base = _base_dir(stack)
     data, log = base / "data", base / "postgres.log"
     admin_pw = stack.secrets.setdefault("postgres_superuser_password", secrets.token_urlsafe(24))
+    if app_password is not None:
+        stack.secrets["postgres_app_password"] = app_password
     app_pw = stack.secrets.setdefault("postgres_app_password", secrets.token_urlsafe(24))
     stack.paths.update(pg_base=str(base), pg_data=str(data), pg_log=str(log))
     pwfile = base / "pwfile"
@@ -125,10 +138,14 @@ def start(stack: Stack, attempts: int = 3) -> None:
     stack.admin_dsn = f"postgresql://postgres:{admin_pw}@127.0.0.1:{port}/postgres"
     stack.database_dsn = f"postgresql://{APP_ROLE}:{app_pw}@127.0.0.1:{port}/{APP_DB}"
     _create_app_database(stack.admin_dsn, app_pw)
-    apply_migrations(stack.database_dsn)
+    try:
+        migrate(stack.database_dsn)
+    except (psycopg.Error, OSError) as exc:
+        raise procs.ServiceFailed("postgres", f"migrations failed: {exc}", log) from None
     with psycopg.connect(stack.database_dsn) as conn:
         row = conn.execute("SELECT id FROM agent WHERE name = 'system'").fetchone()
-    assert row is not None, "migrations did not seed the system agent"
+    if row is None:
+        raise procs.ServiceFailed("postgres", "migrations did not seed the agent 'system'", log)
     stack.agent_id = str(row[0])
 
 
