@@ -817,6 +817,19 @@ def test_key_metric_selectors_and_stale_threshold(stack: Stack) -> None:
         "monitoring.key_metrics", targets=t, params={"metrics": ["up"], "max_age_seconds": 0.0001}
     )
     assert r.status is Status.FAIL and "up (stale (" in r.summary
+    # zero is not absent: the demo's overdue-work gauge is 0 on a healthy stack
+    r = run_check(
+        "monitoring.key_metrics",
+        targets=t,
+        params={"metrics": ["due_work_backlog", "golive_absent_gauge"]},
+    )
+    zero, absent = r.evidence["metrics"]
+    assert (zero["state"], zero["series"], zero["max_value"]) == ("ok", 1, 0.0)
+    assert (absent["state"], absent["series"], absent["max_value"]) == ("missing", 0, None)
+    assert r.summary == (
+        "1 of 2 key metrics has no recent samples: "
+        "golive_absent_gauge (missing; no similar metric exists)"
+    )
     r = run_check("monitoring.key_metrics", targets=t, params={"metrics": ["up; drop"]})
     assert r.status is Status.ERROR
     assert "'up; drop' is neither a metric name nor a PromQL selector" in r.summary
