@@ -26,6 +26,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         procs.report_failure(exc)
         print("Ordinaut not started; everything it had started was stopped", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted; everything started so far was stopped", file=sys.stderr)
+        return 130
     print(f"Ordinaut 2.2.2 up in {time.monotonic() - began:.1f}s (state dir {stack.state_dir})")
     print(f"  python env {stack.python_env}")
     for name, value in stack.env().items():

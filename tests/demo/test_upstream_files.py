@@ -106,3 +106,34 @@ def test_environment_key_follows_requirements(
     monkeypatch.setenv("GOLIVE_UPSTREAM_CACHE", str(tmp_path / "cache"))
     assert env_dir(req).parent == tmp_path / "cache"
     assert shutil.which("python3")
+
+
+def test_doc_table_is_refreshed_in_place(tmp_path: Path) -> None:
+    from demo.upstream.doc import BEGIN, END, refresh
+
+    report = {
+        "run_id": "r1",
+        "golive_version": "0.1.0",
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "duration": 81.6,
+        "settings": {"allow_writes": True},
+        "decision": {"verdict": "NO-GO", "exit_code": 1, "reasons": ["1 failed"]},
+        "results": [
+            {"id": "a.b", "severity": "high", "status": "FAIL", "summary": "x | y\nz"},
+            {"id": "a.c", "severity": "low", "status": "PASS", "summary": "ok"},
+        ],
+        "side_effects": [{"target": "database", "what": "1 audit_log row"}],
+    }
+    src = tmp_path / "run.json"
+    src.write_text(__import__("json").dumps(report))
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"intro\n\n{BEGIN}\nold table\n{END}\n\n## Hand cross-checks\nkept\n")
+    refresh(src, doc)
+    first = doc.read_text()
+    assert first.startswith("intro\n") and first.endswith("## Hand cross-checks\nkept\n")
+    assert "old table" not in first and "**Decision: NO-GO**" in first
+    assert "| 1 | `a.b` | high | **FAIL** | x \\| y z |" in first
+    assert "whole run: 82 s wall time; 1 FAIL, 1 PASS" in first
+    assert "- database: 1 audit_log row" in first
+    refresh(src, doc)
+    assert doc.read_text() == first
