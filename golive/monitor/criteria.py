@@ -293,9 +293,10 @@ def healthy_for_success(s: Sample, c: MonitorCriteria) -> str | None:
     if s.error_rate is None:
         return "the error rate was not measured"
     if s.error_rate >= sc.error_rate_below:
-        return (
-            f"the error rate was {s.error_rate:.1%} (success needs below {sc.error_rate_below:.0%})"
+        what = (
+            "the error rate" if s.error_rate_from_api else "the error rate of golive's own probes"
         )
+        return f"{what} was {s.error_rate:.1%} (success needs below {sc.error_rate_below:.0%})"
     if s.critical_alerts is None:
         return "critical alerts could not be read"
     if s.critical_alerts > 0:
