@@ -53,6 +53,7 @@ class ErrorRate:
     query: str | None = None  # the PromQL that gave the value (window filled in)
     derived: bool = False  # the query was derived from the target's own metric
     note: str | None = None  # why derived, or why unknown
+    unusable: bool = False  # no request counter fits: the query needs configuring
 
 
 def derived_query(metric: str, label: str, window: str) -> str:
@@ -138,4 +139,5 @@ async def measure(prom: PrometheusTarget, query: str, window: str, seconds: floa
         None,
         configured,
         note=f"no request-count metric in Prometheus ({wanted} has no series; {hint})",
+        unusable=True,
     )

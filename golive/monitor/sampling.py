@@ -364,6 +364,9 @@ async def take_sample(
         values["error_rate_query"] = found.query
         values["error_rate_note"] = found.note
         prom_note = found.note
+        if found.unusable and found.note:
+            # not a quiet API: nothing in Prometheus counts its requests (needs ATTENTION)
+            problems["the error rate in Prometheus"] = found.note
     unreachable = values.get("probe_requests") and not values.get("latencies_ms")
     if unreachable:
         # Prometheus only counts requests that reached the API: its ratio would be stale
