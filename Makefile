@@ -36,7 +36,7 @@ upstream: bootstrap
 
 # Refresh the verdict table of docs/upstream.md from reports/upstream.json
 upstream-doc: bootstrap
-	$(PY) -m demo.upstream.doc reports/upstream.json docs/upstream.md
+	$(PY) -m demo.upstream.doc reports/upstream.json docs/upstream.md "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
 docs: bootstrap
 	$(PY) -m golive.docs > docs/checks.md

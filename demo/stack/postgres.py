@@ -19,10 +19,10 @@ import psycopg
 from psycopg import sql
 
 from demo.migrate import apply_migrations
-from demo.stack import procs
+from demo.stack import prereq, procs
 from demo.stack.model import Stack
 
-BIN = Path("/usr/lib/postgresql/15/bin")
+BIN = Path(prereq.PG_BIN)
 APP_ROLE = "orchestrator"
 APP_DB = "orchestrator"
 MAX_CONNECTIONS = 100
@@ -35,12 +35,14 @@ EFFECTIVE_CACHE_SIZE = "512MB"
 
 
 def _as_postgres(*argv: str, cwd: Path, timeout: float = 60) -> None:
-    procs.run(["runuser", "-u", "postgres", "--", *argv], cwd=cwd, timeout=timeout)
+    procs.run([prereq.path("runuser"), "-u", "postgres", "--", *argv], cwd=cwd, timeout=timeout)
 
 
 def _postgres_can_write(path: Path) -> bool:
     proc = procs.run(
-        ["runuser", "-u", "postgres", "--", "test", "-w", str(path)], cwd=Path("/"), check=False
+        [prereq.path("runuser"), "-u", "postgres", "--", "test", "-w", str(path)],
+        cwd=Path("/"),
+        check=False,
     )
     return proc.returncode == 0
 
@@ -60,22 +62,22 @@ def _base_dir(stack: Stack) -> Path:
     return alt
 
 
-def binaries_present() -> list[str]:
-    """Names of the PostgreSQL binaries that are missing."""
-    return [n for n in ("initdb", "pg_ctl", "postgres", "pg_dump") if not (BIN / n).exists()]
-
-
 def start(
     stack: Stack,
     attempts: int = 3,
     *,
     app_password: str | None = None,
     migrate: Callable[[str], object] = apply_migrations,
+    as_postgres_image: bool = False,
 ) -> None:
     """initdb, start on a free loopback port, create the app role and database, migrate.
 
     ``app_password`` fixes the app role's password (a project's own, e.g. from its compose
     file) instead of a generated one; ``migrate(dsn)`` applies the schema as the app role.
+    ``as_postgres_image`` sets the app role and database up as the official postgres image
+    does for ``POSTGRES_USER``/``POSTGRES_DB``: the role is a superuser and the database
+    keeps PostgreSQL's default privileges (a project deployed that way is judged as it runs);
+    otherwise the role is an ordinary owner and PUBLIC loses its default privileges.
     """
     base = _base_dir(stack)
     data, log = base / "data", base / "postgres.log"
@@ -90,7 +92,7 @@ def start(
     os.chmod(pwfile, 0o600)
     try:
         _as_postgres(
-            str(BIN / "initdb"),
+            prereq.path("initdb"),
             "-D",
             str(data),
             "-U",
@@ -116,7 +118,7 @@ def start(
         )
         try:
             _as_postgres(
-                str(BIN / "pg_ctl"),
+                prereq.path("pg_ctl"),
                 "-D",
                 str(data),
                 "-o",
@@ -137,7 +139,7 @@ def start(
     stack.pids["postgres"] = int((data / "postmaster.pid").read_text().split()[0])
     stack.admin_dsn = f"postgresql://postgres:{admin_pw}@127.0.0.1:{port}/postgres"
     stack.database_dsn = f"postgresql://{APP_ROLE}:{app_pw}@127.0.0.1:{port}/{APP_DB}"
-    _create_app_database(stack.admin_dsn, app_pw)
+    _create_app_database(stack.admin_dsn, app_pw, as_postgres_image=as_postgres_image)
     try:
         migrate(stack.database_dsn)
     except (psycopg.Error, OSError) as exc:
@@ -149,12 +151,16 @@ def start(
     stack.agent_id = str(row[0])
 
 
-def _create_app_database(admin_dsn: str, app_pw: str) -> None:
+def _create_app_database(admin_dsn: str, app_pw: str, *, as_postgres_image: bool = False) -> None:
+    attributes = (
+        "SUPERUSER CREATEDB CREATEROLE REPLICATION BYPASSRLS"
+        if as_postgres_image
+        else "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+    )
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(
             sql.SQL(
-                "CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE"
-                " NOREPLICATION CONNECTION LIMIT -1"
+                "CREATE ROLE {} LOGIN PASSWORD {} " + attributes + " CONNECTION LIMIT -1"
             ).format(sql.Identifier(APP_ROLE), sql.Literal(app_pw))
         )
         conn.execute(
@@ -162,6 +168,8 @@ def _create_app_database(admin_dsn: str, app_pw: str) -> None:
                 sql.Identifier(APP_DB), sql.Identifier(APP_ROLE)
             )
         )
+        if as_postgres_image:
+            return
         conn.execute(
             sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(APP_DB))
         )
@@ -187,7 +195,7 @@ def stop(stack: Stack) -> None:
     if data and Path(data).exists() and procs.alive(pid):
         try:
             _as_postgres(
-                str(BIN / "pg_ctl"),
+                prereq.path("pg_ctl"),
                 "-D",
                 data,
                 "-m",

@@ -1,15 +1,14 @@
 """Refresh the verdict table of docs/upstream.md from a golive JSON report.
 
-``python -m demo.upstream.doc reports/upstream.json docs/upstream.md`` (``make
-upstream-doc``) rewrites what lies between the ``verdicts:begin`` and ``verdicts:end``
-markers: the decision, the run's facts and one row per check. The hand cross-checks
-around it are prose and stay as written.
+``python -m demo.upstream.doc reports/upstream.json docs/upstream.md [COMMIT]`` (``make
+upstream-doc`` passes the checkout's commit) rewrites what lies between the
+``verdicts:begin`` and ``verdicts:end`` markers: the decision, the run's facts and one row
+per check. The hand cross-checks around it are prose and stay as written.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,20 +21,6 @@ SUMMARY_MAX = 400
 def _cell(text: str) -> str:
     text = " ".join(str(text).split()).replace("|", "\\|")
     return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1] + "…"
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out
 
 
 def table(report: dict[str, Any], commit: str) -> str:
@@ -71,10 +56,10 @@ def table(report: dict[str, Any], commit: str) -> str:
     return "\n".join(lines)
 
 
-def refresh(report_path: Path, doc_path: Path) -> None:
+def refresh(report_path: Path, doc_path: Path, commit: str = "unknown") -> None:
     """Replace the generated part of ``doc_path`` (or append it when it has none)."""
     report = json.loads(report_path.read_text())
-    generated = table(report, _commit())
+    generated = table(report, commit)
     text = doc_path.read_text() if doc_path.exists() else ""
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
@@ -87,11 +72,11 @@ def refresh(report_path: Path, doc_path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m demo.upstream.doc REPORT.json DOC.md", file=sys.stderr)
+    if len(args) not in (2, 3):
+        print("usage: python -m demo.upstream.doc REPORT.json DOC.md [COMMIT]", file=sys.stderr)
         return 2
     try:
-        refresh(Path(args[0]), Path(args[1]))
+        refresh(Path(args[0]), Path(args[1]), *args[2:])
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {args[0]}: {exc}", file=sys.stderr)
         return 2

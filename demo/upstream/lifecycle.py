@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -187,11 +188,13 @@ def _prometheus_ready(stack: UpstreamStack) -> bool:
     return bool(managers) and bool(scraped) and all(t["health"] == "up" for t in scraped)
 
 
-def _wait(stack: UpstreamStack, name: str, check: object, timeout: float, what: str) -> None:
+def _wait(
+    stack: UpstreamStack, name: str, check: Callable[[], bool], timeout: float, what: str
+) -> None:
     log = Path(stack.paths.get(f"{name}_log", stack.state_dir / "logs" / f"{name}.log"))
     try:
         procs.wait_until(
-            check,  # type: ignore[arg-type]
+            check,
             timeout,
             what,
             alive=partial(procs.alive, stack.pids.get(name)),
@@ -252,6 +255,9 @@ def _start_all(stack: UpstreamStack) -> None:
         stack,
         app_password=tree.compose_password(root),
         migrate=partial(_migrate, root / tree.MIGRATION),
+        # the compose file's postgres image makes POSTGRES_USER (orchestrator) the cluster's
+        # superuser and leaves default privileges; Ordinaut connects as it: so here too
+        as_postgres_image=True,
     )
     stack.save()
     observability.start_webhook_sink(stack)

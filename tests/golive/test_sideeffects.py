@@ -68,3 +68,11 @@ def test_reports_show_side_effects_escaped() -> None:
     assert back.side_effects[0].check == "monitoring.alert_pipeline"
     none = render_html(sample_run())
     assert "None recorded" in none
+
+
+def test_console_banner_counts_side_effects() -> None:
+    from golive.reports.console import render as render_console
+
+    run = dataclasses.replace(sample_run(), side_effects=tuple(from_results(_with_effects())))
+    assert "Side effects: 1 record(s)" in render_console(run)
+    assert "Side effects" not in render_console(sample_run())

@@ -46,9 +46,9 @@ def test_a_failing_service_is_named_and_everything_is_stopped(broken_source: Pat
     if "GOLIVE_UPSTREAM_CACHE" in os.environ:
         env["GOLIVE_UPSTREAM_CACHE"] = os.environ["GOLIVE_UPSTREAM_CACHE"]
     try:
-        argv = ["up", "--state-dir", str(state), "--source", str(broken_source)]
+        up_args = ["up", "--state-dir", str(state), "--source", str(broken_source)]
         proc = subprocess.run(
-            [sys.executable, "-m", "demo.upstream", *argv],
+            [sys.executable, "-m", "demo.upstream", *up_args],
             cwd=REPO,
             env=env,
             capture_output=True,

@@ -1,4 +1,5 @@
-"""demo.upstream's adaptation of Ordinaut's files: loopback only, nothing else changed."""
+"""demo.upstream's adaptation of Ordinaut's files: loopback only, nothing else changed (no server
+needed: these read the release tree; outside tests/demo, whose fixtures start the demo stack)."""
 
 from __future__ import annotations
 
