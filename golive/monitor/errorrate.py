@@ -2,7 +2,7 @@
 target exports.
 
 The configured query (`monitor.sources.error_rate_query`, by default 5xx over all
-`http_requests_total`) is tried first. When it returns nothing, golive tells apart:
+`http_requests_total`) is tried first. When it gives no number, golive tells apart:
 
 - *absent*: a metric the query names has no series in Prometheus (a renamed or prefixed
   counter: Ordinaut exports `ord_http_requests_total{status=...}`). The error rate is then
@@ -12,8 +12,10 @@ The configured query (`monitor.sources.error_rate_query`, by default 5xx over al
   `sum(rate(X{L=~"5.."}[w])) / sum(rate(X[w]))`. The evidence says which metric and query
   and why. When nothing fits, the error rate is unknown and the reason names the closest
   existing metrics;
-- *no traffic*: the metrics exist but counted no request in the window (0/0): unknown too,
-  with that reason;
+- *no traffic*: the metrics exist but counted no request in the window (0/0). Another
+  request counter that did count requests in the window is used instead, derived as above
+  (the configured metric may belong to another service: a shared Prometheus); with none,
+  the error rate is unknown, with that reason;
 - *zero*: a series whose value is 0 is a measured 0 %.
 
 Counters of the observability stack itself (`prometheus_http_requests_total`, the
@@ -96,42 +98,47 @@ def _candidates(existing: list[str], wanted: str) -> list[str]:
 
 
 async def measure(prom: PrometheusTarget, query: str, window: str, seconds: float) -> ErrorRate:
-    """The error rate by `query` (`{window}` replaced), or derived when its metric is absent."""
-    from golive.targets.prometheus import referenced_metrics
+    """The error rate by `query` (`{window}` replaced); when it gives no number, derived from
+    another request counter of the target that counted requests in the window."""
+    from golive.targets.prometheus import closest_metrics, referenced_metrics
 
     configured = query.replace("{window}", window)
-    value, any_rows = await _run(prom, configured)
+    value, _ = await _run(prom, configured)
     if value is not None:
         return ErrorRate(value, configured)
     names = referenced_metrics(configured)
+    if not names:
+        return ErrorRate(None, configured, note=f"the query {configured} returned no value")
     existing = await prom.metric_names()
     absent = [n for n in names if n not in existing]
-    if not absent:
-        why = (
-            f"no request counted in the last {window}"
-            if any_rows or names
-            else f"the query {configured} returned no value"
-        )
-        return ErrorRate(None, configured, note=why)
-    wanted = absent[0]
+    wanted = absent[0] if absent else names[0]
+    why = (
+        f"{wanted} has no series in Prometheus"
+        if absent
+        else f"{wanted} counted no request in the last {window}"
+    )
     tried: list[str] = []
+    quiet: ErrorRate | None = None
     since = time.time() - max(seconds, 60.0)
     for metric in _candidates(existing, wanted):
+        if metric in names:
+            continue  # the configured query has asked it already
         labels = await prom.label_names(metric, since)
         label = next((lb for lb in STATUS_LABELS if lb in labels), None)
         if label is None:
             tried.append(f"{metric} (no status label)")
             continue
         derived = derived_query(metric, label, window)
-        value, any_rows = await _run(prom, derived)
-        note = f"{wanted} has no series in Prometheus; derived from {metric} by its {label!r} label"
-        if value is None:
-            return ErrorRate(
-                None, derived, True, f"{note}: no request counted in the last {window}"
-            )
-        return ErrorRate(value, derived, True, note)
-    from golive.targets.prometheus import closest_metrics
-
+        value, _ = await _run(prom, derived)
+        note = f"{why}; derived from {metric} by its {label!r} label"
+        if value is not None:
+            return ErrorRate(value, derived, True, note)
+        if quiet is None:
+            quiet = ErrorRate(None, derived, True, f"{note}: no request counted either")
+    if not absent:
+        return ErrorRate(None, configured, note=f"no request counted in the last {window}")
+    if quiet is not None:
+        return quiet
     close = [c for c in closest_metrics(wanted, existing) if c not in tried]
     hint = ", ".join(tried + close)
     hint = f"closest: {hint}" if hint else "no similar metric exists"

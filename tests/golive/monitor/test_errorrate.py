@@ -169,6 +169,15 @@ def test_absent_no_traffic_and_zero_are_told_apart(stack: Any, tmp_path: Path) -
         "unknown (no request counted in the last 15s); golive's own 2 probes: 0/2 failed"
     )
 
+    # the configured metric exists but counts nothing here (another service's, on a shared
+    # Prometheus): the API's own counter is used
+    elsewhere = with_query("sum(rate(due_work_backlog[{window}])) > 1")
+    assert elsewhere.error_rate_source == "prometheus, derived"
+    assert elsewhere.error_rate_note == (
+        "due_work_backlog counted no request in the last 15s; "
+        "derived from ord_http_requests_total by its 'status' label"
+    )
+
     absent = with_query("sum(rate(golive_absent_requests_total[{window}]))")
     assert absent.error_rate_source == "prometheus, derived"
     assert absent.error_rate_note == (
