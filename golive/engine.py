@@ -272,13 +272,12 @@ def assemble(
     side_effects: Sequence[SideEffect] = (),
 ) -> Run:
     """Decide and build the run model from results."""
+    from golive.signers import policy as signoff_policy
+    from golive.signers import rules_from_config
+
     fail_on = options.fail_on or config.defaults.fail_on
-    gates = gate_results(
-        results,
-        gates_from_config(config.gates),
-        options.signoffs,
-        require_signoff=config.require_signoff,
-    )
+    policy = signoff_policy(rules_from_config(config), config.require_signoff)
+    gates = gate_results(results, gates_from_config(config.gates), options.signoffs, policy=policy)
     decision = decide(results, fail_on, strict=options.strict, interrupted=interrupted, gates=gates)
     sections = {name: (sec.title or name.title()) for name, sec in config.sections.items()}
     for r in results:
@@ -304,6 +303,7 @@ def assemble(
             "allow_writes": options.allow_writes,
             "selection": options.selection,
             "require_signoff": config.require_signoff,
+            "approvals": policy.settings(),
         },
         results=results,
         decision=decision,
