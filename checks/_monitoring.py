@@ -140,20 +140,11 @@ async def _poll(probe: Callable[[], Awaitable[T | None]], deadline: float) -> T 
 
 
 def _closest(name: str, existing: list[str], n: int = 3) -> list[str]:
-    """Existing metric names that look like `name`: names that contain it or that it contains
-    (a prefix added or dropped: `ord_http_requests_total`), nearest in length first; only
-    when there are none, names that are merely similar (a typo)."""
-    import difflib
+    """Existing metric names that look like `name` (golive.targets.prometheus.closest_metrics,
+    shared with the monitor's error-rate source)."""
+    from golive.targets.prometheus import closest_metrics
 
-    low = name.lower()
-    contains = [
-        e
-        for e in existing
-        if len(low) >= 4 and e != name and (low in e.lower() or (e.lower() in low and len(e) >= 4))
-    ]
-    if contains:
-        return sorted(contains, key=lambda e: (abs(len(e) - len(name)), e))[:n]
-    return [e for e in difflib.get_close_matches(name, existing, n=n, cutoff=0.75) if e != name]
+    return closest_metrics(name, existing, n)
 
 
 def _target_row(t: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -324,22 +324,77 @@ def plaintext_default(value: str) -> str | None:
     return None
 
 
+def _template_or_masked(value: str) -> bool:
+    """True for a value that is not a password at all: empty, masked (`***`, `xxxx`) or a
+    template (`{{ vault_pw }}`, `<your-password>`)."""
+    v = value.strip().strip("'\"")
+    return not v or "***" in v or bool(_TEMPLATE.search(v)) or set(v) <= set("*x.X-_")
+
+
+#: Passwords that guessing tries first (besides KNOWN_DEFAULT_SECRETS and placeholders).
+_COMMON_PASSWORDS = frozenset(
+    {
+        "admin",
+        "administrator",
+        "root",
+        "guest",
+        "letmein",
+        "qwerty",
+        "welcome",
+        "master",
+        "postgres",
+        "grafana",
+        "redis",
+        "orchestrator",
+        "abc123",
+        "123456",
+        "12345678",
+        "password1",
+        "passw0rd",
+        "p@ssw0rd",
+    }
+)
+
+
+def password_weakness(value: str) -> str | None:
+    """Why a literal password is guessable (one short phrase, never the value), or None."""
+    v = value.strip()
+    low = v.lower()
+    if (
+        low in _COMMON_PASSWORDS
+        or low in _PLACEHOLDER_WORDS
+        or low in {k.lower() for k in KNOWN_DEFAULT_SECRETS}
+        or _PLACEHOLDER.search(v)
+    ):
+        return "a well-known default or placeholder"
+    if _is_sequential(v) or (len(v) >= 4 and _is_repetition(v)):
+        return "a repeated or sequential pattern"
+    if len(v) < 8:
+        return f"{len(v)} characters long"
+    if v.isalpha() and len(v) <= 12:
+        return "a single word"
+    return None
+
+
 def literal_secret(name: str, raw: str) -> tuple[str, str] | None:
     """(kind, value) when a raw compose environment entry holds a plaintext secret.
 
     kind is `value` (the whole value is literal), `url` (a password inside a URL) or
-    `default` (the literal default of a `${VAR:-default}` reference).
+    `default` (the literal default of a `${VAR:-default}` reference). A literal that looks
+    like a placeholder (`changeme`, `admin`) is still one: it is the password the service
+    gets, and a guessable one (see `password_weakness`); only templates and masked values
+    are not.
     """
     if not raw:
         return None
     pw = url_password(raw)
-    if pw and not is_reference(pw) and not placeholder_value(pw):
+    if pw and not is_reference(pw) and not _template_or_masked(pw):
         return ("url", pw)
     if is_secret_name(name):
         default = plaintext_default(raw)
         if default is not None:
             return ("default", default)
-        if not is_reference(raw) and not placeholder_value(raw):
+        if not is_reference(raw) and not _template_or_masked(raw):
             return ("value", raw)
     return None
 

@@ -314,8 +314,10 @@ async def promql(
 ) -> Outcome:
     """Runs an instant query against `targets.prometheus`: the result must hold at least
     `min_series` series, and every series' value must satisfy `expect` (e.g. `> 0`,
-    `< 0.05`). The failing series are listed with their labels. A query Prometheus
-    rejects is ERROR.
+    `< 0.05`). The failing series are listed with their labels; an empty result names
+    the metrics of the query that do not exist in Prometheus, with the closest existing
+    names (a renamed `ord_http_requests_total`), so that "absent" is not mistaken for
+    "no matching series". A query Prometheus rejects is ERROR.
 
         - id: monitoring.workers_reporting
           uses: promql
@@ -343,10 +345,22 @@ async def promql(
         series.append(
             {"series": f"{name}{{{text}}}", "value": (item.get("value") or [None, None])[1]}
         )
-    evidence = {"query": query, "series": series[:50], "series_count": len(series)}
+    evidence: dict[str, Any] = {
+        "query": query,
+        "series": series[:50],
+        "series_count": len(series),
+    }
     if len(series) < min_series:
+        absent = await _absent_metrics(ctx, query) if not series else []
+        evidence["absent_metrics"] = absent
+        why = "; ".join(
+            f"{a['metric']} does not exist in Prometheus"
+            + (f" (closest: {', '.join(a['closest'])})" if a["closest"] else "")
+            for a in absent
+        )
         return Outcome.failed(
-            f"{query} returned {len(series)} series, expected at least {min_series}",
+            f"{query} returned {len(series)} series, expected at least {min_series}"
+            + (f": {why}" if why else ""),
             evidence=evidence,
         )
     bad = [s for s in series if wanted is not None and not wanted.holds(s["value"])]
@@ -359,6 +373,21 @@ async def promql(
     values = ", ".join(str(s["value"]) for s in series[:3]) + (" ..." if len(series) > 3 else "")
     cond = f" ({len(series)} series, all {wanted})" if wanted is not None else ""
     return Outcome.passed(f"{query} = {values}{cond}", evidence=evidence)
+
+
+async def _absent_metrics(ctx: Context, query: str) -> list[dict[str, Any]]:
+    """The metrics a query names that have no series at all in Prometheus (an empty result
+    because the metric is absent, not because its value filtered it out), each with the
+    closest existing names."""
+    from golive.targets.prometheus import closest_metrics, referenced_metrics
+
+    names = referenced_metrics(query)
+    if not names:
+        return []
+    existing = await ctx.prometheus.metric_names()
+    return [
+        {"metric": n, "closest": closest_metrics(n, existing)} for n in names if n not in existing
+    ]
 
 
 @check(

@@ -414,7 +414,9 @@ async def key_metrics(
     """Each metric of `metrics` (a name, or a selector such as `up{job="api"}`) has at least one
     series whose newest sample is at most `max_age_seconds` old. A missing metric is reported
     with the existing metric names that look closest (a renamed `ord_http_requests_total`),
-    or as "stopped reporting" when it had samples within `lookback_seconds`."""
+    or as "stopped reporting" when it had samples within `lookback_seconds`. A series whose
+    value is 0 is present (its highest current value is in the evidence): only a metric with
+    no series is missing."""
     prom = ctx.prometheus
     selectors: list[tuple[str, str, str]] = []  # (entry, selector, bare name)
     for entry in metrics:
@@ -431,21 +433,24 @@ async def key_metrics(
     if not selectors:
         return Outcome.error("the metrics list is empty: name at least one metric to look for")
 
-    async def measure(selector: str) -> tuple[float | None, float | None]:
-        age, count = await asyncio.gather(
+    async def measure(selector: str) -> tuple[float | None, float | None, float | None]:
+        age, count, top = await asyncio.gather(
             prom.scalar(f"time() - max(timestamp({selector}))"),
             prom.scalar(f"count({selector})"),
+            prom.scalar(f"max({selector})"),
         )
-        return age, count
+        return age, count, top
 
     measured = await asyncio.gather(*(measure(sel) for _, sel, _ in selectors))
     existing: list[str] | None = None
     rows: list[dict[str, Any]] = []
-    for (entry, selector, bare), (age, count) in zip(selectors, measured, strict=True):
+    for (entry, selector, bare), (age, count, top) in zip(selectors, measured, strict=True):
         row: dict[str, Any] = {
             "metric": entry,
             "series": int(count or 0),
             "age_s": None if age is None else round(age, 1),
+            # a present series may well be 0 (an empty queue); absent has no value at all
+            "max_value": top,
         }
         if age is not None and age <= max_age_seconds:
             row["state"] = "ok"

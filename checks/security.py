@@ -1322,7 +1322,7 @@ async def exposed_ports(
     remediation="Replace each literal with a reference such as ${POSTGRES_PASSWORD:?must be "
     "set} whose value lives in the .env file (mode 0600) or a secret store, or use Compose "
     "secrets (`secrets:` + `POSTGRES_PASSWORD_FILE: /run/secrets/...`); rotate the exposed "
-    "password.",
+    "password (a weak one to at least 16 random characters).",
     tags=("secrets", "containers"),
 )
 async def compose_plaintext_secrets(ctx: Context, extra_names: list[str] = []) -> Outcome:  # noqa: B006
@@ -1331,8 +1331,10 @@ async def compose_plaintext_secrets(ctx: Context, extra_names: list[str] = []) -
     whose name looks secret (`*PASSWORD*`, `*SECRET*`, `*TOKEN*`, `*API_KEY*`, ... and
     `extra_names`) and whose value is a literal, on a literal default in `${VAR:-default}`,
     and on a literal password inside a URL such as `DATABASE_URL`. `${VAR}` references,
-    `*_FILE` paths and placeholders are fine. Reports file:line and the variable, never the
-    value."""
+    `*_FILE` paths, templates and masked values are fine; a literal that looks like a
+    placeholder (`changeme`, `admin`) is the password the service gets, and is reported as
+    weak, as is one shorter than 8 characters, a single word or a sequence. Reports
+    file:line and the variable, never the value."""
     from golive.yamlpos import load
 
     fails: list[dict[str, Any]] = []
@@ -1367,6 +1369,9 @@ async def compose_plaintext_secrets(ctx: Context, extra_names: list[str] = []) -
                         "url": "a plaintext password in a URL",
                         "default": "a plaintext default (${VAR:-...})",
                     }[kind]
+                    weak = sec.password_weakness(value)
+                    if weak:
+                        what = f"{what}, a weak one ({weak})"
                     fails.append(
                         {
                             "file": rel,
@@ -1374,6 +1379,7 @@ async def compose_plaintext_secrets(ctx: Context, extra_names: list[str] = []) -
                             "service": str(svc_name),
                             "variable": f"{block_name}.{name}",
                             "problem": what,
+                            "weak": weak is not None,
                         }
                     )
                     findings.append(
@@ -1389,9 +1395,12 @@ async def compose_plaintext_secrets(ctx: Context, extra_names: list[str] = []) -
     if not files:
         return Outcome.skip("no compose file found (targets.project.compose_files)")
     if fails:
-        f = fails[0]
+        weak_ones = [f for f in fails if f["weak"]]
+        f = (weak_ones or fails)[0]
         return Outcome.failed(
-            f"{len(fails)} plaintext secret(s) in compose files, e.g. "
+            f"{len(fails)} plaintext secret(s) in compose files"
+            + (f" ({len(weak_ones)} of them weak)" if weak_ones else "")
+            + ", e.g. "
             f"{f['service']} {f['variable']} at {f['file']}:{f['line']} "
             f"holds {f['problem']}",
             evidence=evidence,

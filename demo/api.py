@@ -80,7 +80,12 @@ async def guard_and_count(
             response = await call_next(request)
             response.headers.update(limit_headers)
     if response is None:
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:
+            # an unhandled error becomes a 500 outside this middleware: count it as one
+            metrics.HTTP_REQUESTS.labels(request.method, _route_template(request), "500").inc()
+            raise
     metrics.HTTP_REQUESTS.labels(
         request.method, _route_template(request), str(response.status_code)
     ).inc()

@@ -105,6 +105,20 @@ def dead_heartbeats(stack: Stack, age: dt.timedelta = dt.timedelta(hours=1)) -> 
         yield
 
 
+@contextmanager
+def unreadable_agents(stack: Stack) -> Iterator[None]:
+    """The application role loses SELECT on ``agent``: every authenticated API request fails
+    with an unhandled database error (HTTP 500, counted in ``ord_http_requests_total``) while
+    ``/health`` stays healthy and the workers keep running. Restored on exit."""
+    with psycopg.connect(_admin_app_db(stack), autocommit=True) as conn:
+        conn.execute("REVOKE SELECT ON agent FROM orchestrator")
+    try:
+        yield
+    finally:
+        with psycopg.connect(_admin_app_db(stack), autocommit=True) as conn:
+            conn.execute("GRANT SELECT ON agent TO orchestrator")
+
+
 def _fault_task(conn: psycopg.Connection, stack: Stack, label: str) -> uuid.UUID:
     row = conn.execute(
         "INSERT INTO task (title, created_by, schedule_kind, schedule_expr, payload)"

@@ -9,8 +9,10 @@ from demo.config import HEARTBEAT_FRESH_SECONDS
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
+# named as Ordinaut names it (ordinaut/extensions/observability), not as the checklist does:
+# golive must find a renamed request counter on its own (monitor error rate, key_metrics)
 HTTP_REQUESTS = Counter(
-    "http_requests_total",
+    "ord_http_requests_total",
     "HTTP requests by method, route template and status code.",
     ["method", "path", "status"],
     registry=REGISTRY,

@@ -264,7 +264,9 @@ Window = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=30 * 8
 Ratio = Annotated[float, Field(ge=0, le=1)]
 
 #: 5xx over all requests; `{window}` is replaced by `monitor.sources.error_rate_window`.
-#: No request at all gives no value (then the probe's own errors count instead).
+#: When its metric has no series (a renamed counter such as ord_http_requests_total), the
+#: monitor derives the query from the target's own request counter (golive.monitor.errorrate);
+#: no request at all gives no value (then golive's own probe errors stand in, labelled so).
 DEFAULT_ERROR_RATE_QUERY = (
     '(sum(rate(http_requests_total{status=~"5.."}[{window}])) or vector(0))'
     " / sum(rate(http_requests_total[{window}]))"

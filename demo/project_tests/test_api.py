@@ -50,7 +50,7 @@ def test_metrics_expose_the_monitored_series(anon: httpx.Client) -> None:
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     for name in (
-        "http_requests_total",
+        "ord_http_requests_total",
         "database_connections",
         "task_processing_rate",
         "worker_active_count",

@@ -192,11 +192,13 @@ def _print_result(result: CycleResult, as_json: bool, redactor: Redactor) -> Non
     if s is not None:
         api = {True: "up", False: "DOWN", None: "not probed"}[s.api_ok]
         p95 = "-" if s.latency_p95_ms is None else f"{s.latency_p95_ms:.1f} ms"
-        rate = "-" if s.error_rate is None else f"{s.error_rate:.2%}"
         lines.append(
-            f"  sample: API {api}, p95 {p95}, error rate {rate}, tasks/h {s.tasks_last_hour}, "
+            f"  sample: API {api}, p95 {p95}, tasks/h {s.tasks_last_hour}, "
             f"alerts {s.firing_alerts}, DB connections {s.db_connections}"
         )
+        lines.append(f"  error rate: {s.describe_error_rate()}")
+        if s.error_rate_from_api and s.error_rate_source == "prometheus, derived":
+            lines.append(f"    {s.error_rate_note}: {s.error_rate_query}")
     lines += [f"  - {r}" for r in ev.reasons]
     for d in result.deliveries:
         what = "delivered" if d.ok else f"FAILED ({d.error}); retried by the next run"
@@ -240,6 +242,7 @@ def _status(
     from golive.monitor.criteria import evaluate, fmt_time
     from golive.monitor.cycle import LOOKBACK
     from golive.monitor.history import History
+    from golive.monitor.report import rate_cell
 
     cfg, redactor = _setup(config, env_file)
     m = cfg.monitor
@@ -305,7 +308,7 @@ def _status(
                 {True: "up", False: "DOWN", None: "-"}[s.api_ok],
                 "-" if s.latency_p95_ms is None else f"{s.latency_p95_ms:.1f}",
                 "-" if s.perf_ratio is None else f"{s.perf_ratio - 1:+.0%}",
-                "-" if s.error_rate is None else f"{s.error_rate:.2%}",
+                rate_cell(s),
                 str(s.db_connections if s.db_connections is not None else "-"),
                 str(s.tasks_last_hour if s.tasks_last_hour is not None else "-"),
                 "-"

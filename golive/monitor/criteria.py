@@ -188,8 +188,15 @@ def _rollback(
     figures["error_rate_high_for"] = high
     if exceeded(high, r.error_rate_for):
         assert high is not None
+        latest = next(s for s in reversed(samples) if s.error_rate is not None)
+        by = (
+            "the API's requests in Prometheus"
+            if latest.error_rate_from_api
+            else "golive's own probe requests (Prometheus had no figure)"
+        )
         reasons.append(
-            f"The error rate has stayed above {r.error_rate_above:.0%} for {fmt_duration(high)} "
+            f"The error rate has stayed above {r.error_rate_above:.0%} for {fmt_duration(high)}, "
+            f"now {latest.describe_error_rate()}, measured by {by} "
             f"(rollback after more than {fmt_duration(r.error_rate_for)})."
         )
 
@@ -286,9 +293,10 @@ def healthy_for_success(s: Sample, c: MonitorCriteria) -> str | None:
     if s.error_rate is None:
         return "the error rate was not measured"
     if s.error_rate >= sc.error_rate_below:
-        return (
-            f"the error rate was {s.error_rate:.1%} (success needs below {sc.error_rate_below:.0%})"
+        what = (
+            "the error rate" if s.error_rate_from_api else "the error rate of golive's own probes"
         )
+        return f"{what} was {s.error_rate:.1%} (success needs below {sc.error_rate_below:.0%})"
     if s.critical_alerts is None:
         return "critical alerts could not be read"
     if s.critical_alerts > 0:

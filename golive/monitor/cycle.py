@@ -140,11 +140,7 @@ def _summary(sample: Sample | None, samples: Sequence[Sample]) -> dict[str, Any]
         return {}
     from golive.monitor.criteria import fmt_time
 
-    rate = (
-        "unknown"
-        if sample.error_rate is None
-        else f"{sample.error_rate:.2%} ({sample.error_rate_source})"
-    )
+    rate = sample.describe_error_rate()
     return {
         "time": fmt_time(sample.ts),
         "api": {True: "up", False: f"DOWN ({sample.api_detail})", None: "not probed"}[

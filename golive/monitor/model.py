@@ -58,8 +58,12 @@ class Sample:
     latency_p95_ms: float | None = None
     probe_requests: int = 0
     probe_errors: int = 0  # probe requests that failed or answered 5xx
-    error_rate: float | None = None
-    error_rate_source: str | None = None  # "prometheus" or "probe"
+    error_rate: float | None = None  # the figure the criteria judge
+    # "prometheus", "prometheus, derived" (the API's error rate) or "probe (why)" (golive's
+    # own probe requests, when Prometheus had no figure)
+    error_rate_source: str | None = None
+    error_rate_query: str | None = None  # the PromQL asked (derived or configured)
+    error_rate_note: str | None = None  # why the query was derived, or why it had no figure
     db_connections: int | None = None
     tasks_last_hour: int | None = None
     firing_alerts: int | None = None
@@ -70,6 +74,32 @@ class Sample:
     baseline_ms: float | None = None
     perf_ratio: float | None = None  # latency_p95_ms / baseline_ms
     problems: Mapping[str, str] = field(default_factory=dict)  # source -> why not measured
+
+    @property
+    def error_rate_from_api(self) -> bool:
+        """True when `error_rate` is the API's own (Prometheus), not golive's probe requests."""
+        return (self.error_rate_source or "").startswith("prometheus")
+
+    def describe_error_rate(self) -> str:
+        """The error rate as a person should read it: the API's figure from Prometheus, or
+        'unknown' with the reason and golive's own probe figure labelled as such."""
+        if self.error_rate is None:
+            return "unknown" + (f" ({self.error_rate_note})" if self.error_rate_note else "")
+        if self.error_rate_from_api:
+            how = ", derived" if self.error_rate_source == "prometheus, derived" else ""
+            metric = _metric_of(self.error_rate_query) if how else None
+            return f"{self.error_rate:.2%} (Prometheus{how}{f': {metric}' if metric else ''})"
+        own = (
+            f"golive's own {self.probe_requests} probes: "
+            f"{self.probe_errors}/{self.probe_requests} failed"
+        )
+        if (self.error_rate_source or "").startswith("probe (the API answered no request"):
+            return f"unknown (the API answered no request); {own}"
+        why = self.error_rate_note
+        if why is None:
+            src = self.error_rate_source or ""
+            why = src[len("probe (Prometheus: ") : -1] if src.startswith("probe (Prom") else None
+        return "unknown" + (f" ({why})" if why else " (no Prometheus)") + f"; {own}"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (NaN and infinities become None)."""
@@ -88,6 +118,15 @@ class Sample:
             if key in kw:
                 kw[key] = tuple(kw[key] or ())
         return cls(**kw)
+
+
+def _metric_of(query: str | None) -> str | None:
+    """The metric a derived error-rate query counts (`sum(rate(X{...`)."""
+    if not query or "rate(" not in query:
+        return None
+    name = query.split("rate(", 1)[1]
+    end = min((name.find(c) for c in "{[" if c in name), default=-1)
+    return name[:end] if end > 0 else None
 
 
 @dataclass(frozen=True)

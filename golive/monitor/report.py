@@ -270,7 +270,18 @@ def build_view(
             "%",
             ordered,
             span,
-            [("error rate", "s1", lambda s: s.error_rate)],
+            [
+                (
+                    "API (Prometheus)",
+                    "s1",
+                    lambda s: s.error_rate if s.error_rate_from_api else None,
+                ),
+                (
+                    "golive's own probes (no figure from Prometheus)",
+                    "s2",
+                    lambda s: None if s.error_rate_from_api else s.error_rate,
+                ),
+            ],
             [
                 Line(c.rollback.error_rate_above, "rollback trigger", "rollback"),
                 Line(c.success.error_rate_below, "success limit", "success"),
@@ -353,6 +364,16 @@ def build_view(
     )
 
 
+def rate_cell(s: Sample) -> str:
+    """A short table cell: the API's error rate, or 'unknown' with golive's own probe count."""
+    if s.error_rate is None:
+        return "—"
+    if s.error_rate_from_api:
+        derived = " (derived)" if s.error_rate_source == "prometheus, derived" else ""
+        return f"{s.error_rate:.2%}{derived}"
+    return f"unknown (own probes {s.probe_errors}/{s.probe_requests} failed)"
+
+
 def _row(s: Sample, upto: Sequence[Sample]) -> dict[str, Any]:
     return {
         "time": fmt_time(s.ts),
@@ -360,8 +381,10 @@ def _row(s: Sample, upto: Sequence[Sample]) -> dict[str, Any]:
         "api_ok": s.api_ok,
         "p95": "—" if s.latency_p95_ms is None else f"{s.latency_p95_ms:.1f}",
         "vs_baseline": "—" if s.perf_ratio is None else f"{s.perf_ratio - 1:+.0%}",
-        "error_rate": "—" if s.error_rate is None else f"{s.error_rate:.2%}",
-        "source": s.error_rate_source or "",
+        "error_rate": rate_cell(s),
+        "source": " — ".join(
+            x for x in (s.error_rate_source, s.error_rate_note, s.error_rate_query) if x
+        ),
         "db": "—" if s.db_connections is None else s.db_connections,
         "tasks": "—" if s.tasks_last_hour is None else s.tasks_last_hour,
         "alerts": "—"

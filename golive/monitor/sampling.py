@@ -1,9 +1,11 @@
 """One sample of the live stack, measured through golive's shared targets.
 
 A sample probes the API's health endpoint a few times (availability and latency), reads
-the error rate from Prometheus (5xx over all requests; the probe's own failures when
-Prometheus has no answer, and 100 % when the API answered none of the probe's requests,
-since Prometheus cannot count requests that never reached it), the database's connections
+the error rate from Prometheus (5xx over all requests, by the configured query or one
+derived from the request counter the target exports: see `golive.monitor.errorrate`; the
+probe's own failures when Prometheus has no figure, labelled as such, and 100 % when the
+API answered none of the probe's requests, since Prometheus cannot count requests that
+never reached it), the database's connections
 and the task runs finished in the last hour, the alerts firing in Alertmanager (v2 API)
 and the error-log lines of a configured command. Every source runs concurrently with its
 own timeout; a source that fails is recorded in `Sample.problems` and its value stays
@@ -30,6 +32,7 @@ from golive.monitor.model import Sample
 
 if TYPE_CHECKING:
     from golive.config import Config, ErrorLogSource
+    from golive.monitor.errorrate import ErrorRate
     from golive.targets import Targets
 
 #: Label carried by the alerts golive monitor posts; they are not counted as firing alerts.
@@ -117,22 +120,6 @@ def _health_suffix(resp: Any) -> str:
 
 def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 3)
-
-
-async def error_rate(targets: Targets, query: str, window: float) -> float | None:
-    """The PromQL error ratio (highest series); None when Prometheus returns no number."""
-    data = await targets.prometheus.api(
-        "query", query=query.replace("{window}", promql_duration(window))
-    )
-    values = []
-    for row in (data or {}).get("result") or []:
-        try:
-            v = float(row["value"][1])
-        except (KeyError, IndexError, TypeError, ValueError):
-            continue
-        if math.isfinite(v):
-            values.append(v)
-    return max(values) if values else None
 
 
 async def database_figures(targets: Targets) -> dict[str, Any]:
@@ -322,11 +309,13 @@ async def take_sample(
     if t.prometheus is not None:
 
         async def rate() -> dict[str, Any]:
-            return {
-                "prom_rate": await error_rate(
-                    targets, m.sources.error_rate_query, m.sources.error_rate_window
-                )
-            }
+            from golive.monitor.errorrate import measure
+
+            window = m.sources.error_rate_window
+            found = await measure(
+                targets.prometheus, m.sources.error_rate_query, promql_duration(window), window
+            )
+            return {"prom_rate": found}
 
         jobs.append(
             _guard(
@@ -370,18 +359,26 @@ async def take_sample(
     if baseline_problem:
         problems["the performance baseline"] = baseline_problem
 
-    prom = values.pop("prom_rate", None)
+    found: ErrorRate | None = values.pop("prom_rate", None)
+    if found is not None:
+        values["error_rate_query"] = found.query
+        values["error_rate_note"] = found.note
+        prom_note = found.note
+        if found.unusable and found.note:
+            # not a quiet API: nothing in Prometheus counts its requests (needs ATTENTION)
+            problems["the error rate in Prometheus"] = found.note
     unreachable = values.get("probe_requests") and not values.get("latencies_ms")
     if unreachable:
         # Prometheus only counts requests that reached the API: its ratio would be stale
         values["error_rate"] = 1.0
         values["error_rate_source"] = "probe (the API answered no request)"
-    elif prom is not None:
-        values["error_rate"] = round(prom, 6)
-        values["error_rate_source"] = "prometheus"
+    elif found is not None and found.value is not None:
+        values["error_rate"] = round(found.value, 6)
+        values["error_rate_source"] = "prometheus, derived" if found.derived else "prometheus"
     elif values.get("probe_requests"):
+        # golive's own probe requests stand in; every output labels them as such
         values["error_rate"] = round(values["probe_errors"] / values["probe_requests"], 6)
-        why = prom_note or "no value (no traffic?)"
+        why = prom_note or "no value"
         values["error_rate_source"] = f"probe (Prometheus: {why})" if t.prometheus else "probe"
     p95 = values.get("latency_p95_ms")
     if baseline_ms and p95 is not None:

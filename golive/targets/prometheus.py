@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import math
+import re
+import time
 from typing import Any
 
 from golive.targets.http import HttpService
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_IN_BRACES = re.compile(r"\{[^}]*\}")
+_IN_BRACKETS = re.compile(r"\[[^\]]*\]")
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+# an identifier that is not part of a number or a longer name, and not a function call
+_IDENT = re.compile(r"(?<![\w.:])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![\w:])(?!\s*\()")
+_KEYWORDS = frozenset(
+    {"bool", "and", "or", "unless", "offset", "atan2", "inf", "nan", "start", "end"}
+    | {"by", "without", "on", "ignoring", "group_left", "group_right"}
+)
 
 
 class PrometheusTarget(HttpService):
@@ -55,9 +69,49 @@ class PrometheusTarget(HttpService):
             raise RuntimeError(f"Prometheus /api/v1/{path}: {body.get('error', 'error')}")
         return body.get("data")
 
+    async def metric_names(self) -> list[str]:
+        """Every metric name Prometheus holds (`/api/v1/label/__name__/values`)."""
+        return [str(n) for n in (await self.api("label/__name__/values") or [])]
+
+    async def label_names(self, selector: str, since: float | None = None) -> list[str]:
+        """The label names of the series matching `selector` (with samples after `since`,
+        epoch seconds, when given), `__name__` excluded."""
+        params: dict[str, Any] = {"match[]": selector}
+        if since is not None:
+            params["start"] = f"{since:.3f}"
+            params["end"] = f"{time.time():.3f}"
+        return [str(n) for n in (await self.api("labels", **params) or []) if n != "__name__"]
+
     async def close(self) -> None:
         """Close both clients."""
         if self._connect is not None:
             self._connect._session.close()
             self._connect = None
         await super().close()
+
+
+def closest_metrics(name: str, existing: list[str], n: int = 3) -> list[str]:
+    """Existing metric names that look like `name`: names that contain it or that it contains
+    (a prefix added or dropped: `ord_http_requests_total`), nearest in length first; only
+    when there are none, names that are merely similar (a typo)."""
+    low = name.lower()
+    contains = [
+        e
+        for e in existing
+        if len(low) >= 4 and e != name and (low in e.lower() or (e.lower() in low and len(e) >= 4))
+    ]
+    if contains:
+        return sorted(contains, key=lambda e: (abs(len(e) - len(name)), e))[:n]
+    return [e for e in difflib.get_close_matches(name, existing, n=n, cutoff=0.75) if e != name]
+
+
+def referenced_metrics(query: str) -> list[str]:
+    """Metric names a PromQL query selects, in order of appearance (label names, functions,
+    keywords, durations and strings are not)."""
+    text = _IN_BRACES.sub("{}", _STRINGS.sub('""', query))
+    text = _GROUPING.sub(" ", _IN_BRACKETS.sub("[]", text))
+    out: list[str] = []
+    for name in _IDENT.findall(text):
+        if name not in _KEYWORDS and name not in out:
+            out.append(name)
+    return out

@@ -123,8 +123,9 @@ def test_user_declared_checks_of_every_kind_through_golive_run(
     )
     assert results["lab.sql_bad"]["summary"].startswith("The query returned ")
     assert results["lab.sql_bad"]["summary"].endswith(" rows, expected == 0")
-    assert results["lab.promql_bad"]["summary"] == (
-        "golive_no_such_metric_total returned 0 series, expected at least 1"
+    assert results["lab.promql_bad"]["summary"] == (  # absent, not merely filtered out
+        "golive_no_such_metric_total returned 0 series, expected at least 1: "
+        "golive_no_such_metric_total does not exist in Prometheus"
     )
     assert results["lab.command_ok"]["evidence"]["stdout_tail"] == ["hello ***"]
     assert results["lab.command_bad"]["summary"] == "`false` exited with 1 (expected 0)"
@@ -205,6 +206,8 @@ def test_sql_and_promql_errors_are_errors_not_failures(stack: Stack) -> None:
             {"id": "lab.readonly", "uses": "sql", "params": {"query": "DELETE FROM agent WHERE false"}},
             {"id": "lab.badpromql", "uses": "promql", "params": {"query": "up{"}},
             {"id": "lab.allup", "uses": "promql", "params": {"query": "up", "expect": "> 1"}},
+            {"id": "lab.renamed", "uses": "promql", "params": {"query": "sum(rate(http_requests_total[1m]))"}},
+            {"id": "lab.zero", "uses": "promql", "params": {"query": 'max(0 * up{job="orchestrator-api"})', "expect": "> 0"}},
         ],
         targets,
     )  # fmt: skip
@@ -218,6 +221,16 @@ def test_sql_and_promql_errors_are_errors_not_failures(stack: Stack) -> None:
     )
     assert results["lab.allup"].status is Status.FAIL
     assert " series of up are not > 1: up{" in results["lab.allup"].summary
+    # absent (the checklist's name; the API exports Ordinaut's) is told apart from zero
+    assert results["lab.renamed"].status is Status.FAIL
+    assert results["lab.renamed"].summary == (
+        "sum(rate(http_requests_total[1m])) returned 0 series, expected at least 1: "
+        "http_requests_total does not exist in Prometheus (closest: ord_http_requests_total)"
+    )
+    assert results["lab.zero"].status is Status.FAIL
+    assert results["lab.zero"].summary == (
+        '1 of 1 series of max(0 * up{job="orchestrator-api"}) are not > 0: {} = 0'
+    )
 
 
 def test_tls_kind_needs_a_source_and_a_config_typo_is_located(tmp_path: Path) -> None:

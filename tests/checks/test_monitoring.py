@@ -481,11 +481,24 @@ READ_ONLY = (
 )
 
 
+#: The demo names its request counter as Ordinaut does (demo/golive.yaml sets the same list).
+DEMO_METRICS = {
+    "metrics": [
+        "up",
+        "ord_http_requests_total",
+        "database_connections",
+        "task_processing_rate",
+        "worker_active_count",
+    ]
+}
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("check_id", READ_ONLY)
 def test_healthy_stack_passes(stack: Stack, check_id: str) -> None:
     wait_stack_monitored(stack)
-    r = run_check(check_id, targets=targets_of(stack))
+    params = DEMO_METRICS if check_id == "monitoring.key_metrics" else {}
+    r = run_check(check_id, targets=targets_of(stack), params=params)
     assert r.status is Status.PASS, r.summary
     assert r.summary
 
@@ -510,14 +523,8 @@ def test_healthy_stack_evidence(stack: Stack) -> None:
     assert groups["orchestrator-availability"]["alerting"] == 2
     assert r.measurements["failing_rules"] == 0
 
-    r = run_check("monitoring.key_metrics", targets=t)
-    assert [m["metric"] for m in r.evidence["metrics"]] == [
-        "up",
-        "http_requests_total",
-        "database_connections",
-        "task_processing_rate",
-        "worker_active_count",
-    ]
+    r = run_check("monitoring.key_metrics", targets=t, params=DEMO_METRICS)
+    assert [m["metric"] for m in r.evidence["metrics"]] == DEMO_METRICS["metrics"]
     assert all(m["state"] == "ok" and m["series"] >= 1 for m in r.evidence["metrics"])
 
     r = run_check("monitoring.ingestion", targets=t)
@@ -605,11 +612,11 @@ def test_stopped_api_is_a_down_target_and_its_metrics_stop(stack: Stack) -> None
         assert r.status is Status.WARN
         assert "outside the required jobs down: orchestrator-api" in r.summary
 
-        r = run_check("monitoring.key_metrics", targets=targets_of(stack))
+        r = run_check("monitoring.key_metrics", targets=targets_of(stack), params=DEMO_METRICS)
         assert r.status is Status.FAIL
         states = {m["metric"]: m["state"] for m in r.evidence["metrics"]}
         assert states["up"] == "ok"  # up is 0, but it has fresh samples
-        assert states["http_requests_total"].startswith("stopped reporting")
+        assert states["ord_http_requests_total"].startswith("stopped reporting")
         assert "worker_active_count (stopped reporting" in r.summary
     wait_stack_monitored(stack)
     assert run_check("monitoring.targets", targets=targets_of(stack)).status is Status.PASS
@@ -772,7 +779,7 @@ def test_renamed_metrics_are_missing_with_the_closest_existing_names(stack: Stac
         params={
             "metrics": [
                 "up",
-                "orchestrator_http_requests_total",
+                "http_requests_total",  # the checklist's name; the demo's is Ordinaut's
                 "worker_active_counts",
                 "golive_nothing_like_it",
             ]
@@ -781,7 +788,7 @@ def test_renamed_metrics_are_missing_with_the_closest_existing_names(stack: Stac
     assert r.status is Status.FAIL
     assert r.summary == (
         "3 of 4 key metrics have no recent samples: "
-        "orchestrator_http_requests_total (missing; closest existing: http_requests_total), "
+        "http_requests_total (missing; closest existing: ord_http_requests_total), "
         "worker_active_counts (missing; closest existing: worker_active_count), "
         "golive_nothing_like_it (missing; no similar metric exists)"
     )
@@ -806,6 +813,19 @@ def test_key_metric_selectors_and_stale_threshold(stack: Stack) -> None:
         "monitoring.key_metrics", targets=t, params={"metrics": ["up"], "max_age_seconds": 0.0001}
     )
     assert r.status is Status.FAIL and "up (stale (" in r.summary
+    # zero is not absent: the demo's overdue-work gauge is 0 on a healthy stack
+    r = run_check(
+        "monitoring.key_metrics",
+        targets=t,
+        params={"metrics": ["due_work_backlog", "golive_absent_gauge"]},
+    )
+    zero, absent = r.evidence["metrics"]
+    assert (zero["state"], zero["series"], zero["max_value"]) == ("ok", 1, 0.0)
+    assert (absent["state"], absent["series"], absent["max_value"]) == ("missing", 0, None)
+    assert r.summary == (
+        "1 of 2 key metrics has no recent samples: "
+        "golive_absent_gauge (missing; no similar metric exists)"
+    )
     r = run_check("monitoring.key_metrics", targets=t, params={"metrics": ["up; drop"]})
     assert r.status is Status.ERROR
     assert "'up; drop' is neither a metric name nor a PromQL selector" in r.summary

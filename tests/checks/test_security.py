@@ -386,13 +386,35 @@ def test_compose_ports_are_parsed(entry: Any, public: bool, text: str) -> None:
         ("DATABASE_URL", "postgresql://app:${POSTGRES_PASSWORD}@db/app", None),
         ("POSTGRES_PASSWORD_FILE", "/run/secrets/pg", None),
         ("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "30", None),
-        ("GRAFANA_ADMIN_PASSWORD", "changeme", None),  # a placeholder, reported elsewhere
+        ("GRAFANA_ADMIN_PASSWORD", "changeme", "value"),  # the password Grafana gets
+        ("GF_SECURITY_ADMIN_PASSWORD", "admin", "value"),
+        ("DATABASE_URL", "postgresql://app:password@db/app", "url"),
+        ("POSTGRES_PASSWORD", "<your-password>", None),  # a template, not a value
+        ("POSTGRES_PASSWORD", "***", None),
         ("REDIS_URL", "redis://redis:6379/0", None),
     ],
 )
 def test_literal_secrets_in_compose_values(name: str, raw: str, kind: str | None) -> None:
     found = sec.literal_secret(name, raw)
     assert (found[0] if found else None) == kind
+
+
+@pytest.mark.parametrize(
+    ("value", "weakness"),
+    [
+        ("admin", "a well-known default or placeholder"),
+        ("changeme", "a well-known default or placeholder"),
+        ("dev_password", "a well-known default or placeholder"),
+        ("12345678", "a well-known default or placeholder"),
+        ("abcdefghij", "a repeated or sequential pattern"),
+        ("Xk9#q", "5 characters long"),
+        ("sunflower", "a single word"),
+        ("orchestrator_pw", None),
+        ("Tr0ub4dor&3-horse", None),
+    ],
+)
+def test_password_weakness(value: str, weakness: str | None) -> None:
+    assert sec.password_weakness(value) == weakness
 
 
 @pytest.mark.parametrize(
@@ -539,9 +561,14 @@ def test_compose_plaintext_secrets(
     assert rows == {
         ("postgres", "environment.POSTGRES_PASSWORD", 14): "a plaintext value",
         ("api", "environment.DATABASE_URL", 3): "a plaintext password in a URL",
-        ("api", "environment.JWT_SECRET_KEY", 4): "a plaintext default (${VAR:-...})",
+        ("api", "environment.JWT_SECRET_KEY", 4): "a plaintext default (${VAR:-...}), "
+        "a weak one (a well-known default or placeholder)",
     }
-    assert r.summary.startswith("3 plaintext secret(s) in compose files, e.g. ")
+    assert r.summary == (
+        "3 plaintext secret(s) in compose files (1 of them weak), e.g. api "
+        "environment.JWT_SECRET_KEY at docker-compose.yml:4 holds a plaintext default "
+        "(${VAR:-...}), a weak one (a well-known default or placeholder)"
+    )
     assert {(f.path, f.line) for f in r.findings} == {("docker-compose.yml", n) for n in (3, 4, 14)}
     assert pw not in dump(r) and "dev-secret-key-change-in-production" not in dump(r)
     assert "Compose secrets" in r.remediation

@@ -199,3 +199,26 @@ def test_saturated_connections(stack: Stack) -> None:
         assert float(gauge[0].split()[1]) >= 80
     assert query(stack.admin_dsn, sql)[0][0] <= before + 2
     _healthy(stack)
+
+
+def test_unreadable_agents(stack: Stack) -> None:
+    """Authenticated requests answer 500 and are counted as such; /health stays 200."""
+    headers = {"Authorization": f"Bearer {stack.api_token}"}
+
+    def counted_500() -> float:
+        text = httpx.get(f"{stack.api_url}/metrics", timeout=5).text
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("ord_http_requests_total{")
+            and 'path="/tasks/"' in line
+            and 'status="500"' in line
+        )
+
+    before = counted_500()
+    with faults.unreadable_agents(stack):
+        r = httpx.get(f"{stack.api_url}/tasks/", headers=headers, timeout=5)
+        assert r.status_code == 500
+        assert httpx.get(f"{stack.api_url}/health", timeout=5).status_code == 200
+        assert counted_500() == before + 1
+    assert httpx.get(f"{stack.api_url}/tasks/", headers=headers, timeout=5).status_code == 200

@@ -216,13 +216,13 @@ def test_metrics_expose_the_four_checklist_metrics(stack: Stack, anon: httpx.Cli
     anon.get("/health")
     text = anon.get("/metrics").text
     for name in (
-        "http_requests_total",
+        "ord_http_requests_total",
         "database_connections",
         "task_processing_rate",
         "worker_active_count",
     ):
         assert f"\n{name}" in text, name
-    assert 'http_requests_total{method="GET",path="/health",status="200"}' in text
+    assert 'ord_http_requests_total{method="GET",path="/health",status="200"}' in text
     anon.get(f"/tasks/{uuid.uuid4()}")
     text = anon.get("/metrics").text
     assert 'path="/tasks/{task_id}"' in text  # route template, not the raw path

@@ -47,12 +47,16 @@ def test_collect_masks_secrets_and_needs_no_target() -> None:
         def built(self, kind: str) -> None:
             return None
 
+    secret = "s3cr3t-T0ken-4711"
+    results = _with_effects()
+    results[0].evidence["side_effects"][0]["what"] = f"notified {secret} {SCRIPT}"
     redactor = Redactor()
-    redactor.add("notified")
+    redactor.add(secret)
+    redactor.add("notified")  # a weak secret is masked as a value, not as a word of prose
     effects = asyncio.run(
-        collect(NoTargets(), _with_effects(), datetime.now(timezone.utc), redactor)  # type: ignore[arg-type]
+        collect(NoTargets(), results, datetime.now(timezone.utc), redactor)  # type: ignore[arg-type]
     )
-    assert [e.what for e in effects] == [f"*** {SCRIPT}"]
+    assert [e.what for e in effects] == [f"notified *** {SCRIPT}"]
 
 
 def test_reports_show_side_effects_escaped() -> None:

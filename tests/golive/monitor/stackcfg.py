@@ -22,14 +22,20 @@ def stack_targets(stack: Any) -> dict[str, Any]:
 
 
 def short_windows(
-    stack: Any, tmp_path: Path, *, notify: dict[str, Any] | None = None, **monitor: Any
+    stack: Any,
+    tmp_path: Path,
+    *,
+    notify: dict[str, Any] | None = None,
+    targets: dict[str, Any] | None = None,
+    **monitor: Any,
 ) -> Config:
     """Windows of seconds instead of minutes and hours; a unique project name (so that the
-    alerts this test posts to the shared Alertmanager are its own)."""
+    alerts this test posts to the shared Alertmanager are its own). `targets` replace the
+    stack's of the same kind."""
     data: dict[str, Any] = {
         "project": f"golive-test-{uuid.uuid4().hex[:8]}",
         "environment": "e2e",
-        "targets": stack_targets(stack),
+        "targets": {**stack_targets(stack), **(targets or {})},
         "monitor": {
             "history": str(tmp_path / "history.sqlite"),
             "every": "2s",
@@ -71,7 +77,7 @@ def await_prometheus_traffic(stack: Any, window: str = "15s", deadline: float = 
 
     import httpx
 
-    query = f"sum(rate(http_requests_total[{window}]))"
+    query = f"sum(rate(ord_http_requests_total[{window}]))"
     end = time.monotonic() + deadline
     with httpx.Client(timeout=5, trust_env=False) as client:
         while time.monotonic() < end:

@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from golive.config import MonitorCriteria
-from golive.monitor.criteria import CLOCK_TOLERANCE, errors_last_hour, evaluate, fmt_duration, steps
+from golive.monitor.criteria import (
+    CLOCK_TOLERANCE,
+    errors_last_hour,
+    evaluate,
+    fmt_duration,
+    healthy_for_success,
+    steps,
+)
 from golive.monitor.model import Evaluation, Event, Sample, Verdict
 
 HOUR = 3600.0
@@ -132,6 +139,29 @@ def test_error_rate_duration_threshold(held: float, expected: Verdict) -> None:
     assert ev.figures["error_rate_high_for"] == held
     if expected is Verdict.ROLLBACK:
         assert "error rate has stayed above 20% for 15m 01s" in ev.reasons[0]
+
+
+def test_reasons_say_whose_error_rate_it_was() -> None:
+    """The API's figure from Prometheus, or golive's own probes when Prometheus had none:
+    a reason never passes one off as the other."""
+    api = series([0, 1000], interval=1000, error_rate=0.5, error_rate_source="prometheus, derived")
+    (reason,) = verdict_at(api).reasons
+    assert "measured by the API's requests in Prometheus" in reason
+    assert "now 50.00% (Prometheus, derived)" in reason
+    own = series(
+        [0, 1000],
+        interval=1000,
+        error_rate=0.6,
+        error_rate_source="probe (Prometheus: no request counted in the last 5m)",
+        error_rate_note="no request counted in the last 5m",
+        probe_requests=5,
+        probe_errors=3,
+    )
+    (reason,) = verdict_at(own).reasons
+    assert "measured by golive's own probe requests (Prometheus had no figure)" in reason
+    assert "now unknown (no request counted in the last 5m); golive's own 5 probes: 3/5" in reason
+    blocker = healthy_for_success(own[-1], DEFAULT)
+    assert blocker == "the error rate of golive's own probes was 60.0% (success needs below 1%)"
 
 
 def test_error_rate_run_broken_by_a_low_sample() -> None:

@@ -83,7 +83,9 @@ def test_outage_rollback_recovery_success(
 
     healthy = until(cfg, {Verdict.WATCHING}, 30, seen)
     assert healthy.sample is not None and healthy.sample.api_ok is True
-    assert healthy.sample.error_rate_source == "prometheus"
+    # the demo names its counter as Ordinaut does: the default query is derived from it
+    assert healthy.sample.error_rate_source == "prometheus, derived"
+    assert "ord_http_requests_total" in (healthy.sample.error_rate_query or "")
     assert healthy.sample.db_connections and healthy.sample.db_connections > 0
     assert healthy.sample.firing_alerts is not None
     assert webhook.payloads() == []  # the first WATCHING is not news

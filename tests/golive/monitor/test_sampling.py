@@ -200,7 +200,7 @@ def test_healthy_sample_of_the_stack(stack: Any, tmp_path: Path) -> None:
     assert s.latency_p95_ms == max(s.latencies_ms)
     assert s.perf_ratio == pytest.approx(s.latency_p95_ms / 1000, abs=1e-4)  # baseline 1000 ms
     assert (
-        s.error_rate_source == "prometheus"
+        s.error_rate_source == "prometheus, derived"  # from the demo's ord_http_requests_total
         and s.error_rate is not None
         and 0 <= s.error_rate < 0.01
     )
@@ -259,7 +259,7 @@ def test_firing_alerts_count_critical_ones_and_not_golives_own(stack: Any, tmp_p
 @pytest.mark.integration
 def test_configurable_error_rate_query(stack: Any, tmp_path: Path) -> None:
     await_prometheus_traffic(stack)
-    query = "0.25 + 0 * sum(rate(http_requests_total[{window}]))"
+    query = "0.25 + 0 * sum(rate(ord_http_requests_total[{window}]))"
     s = take(
         short_windows(stack, tmp_path, sources={"error_rate_query": query, "probe_requests": 2})
     )
