@@ -15,6 +15,7 @@ from golive.errors import TargetUnavailable
 
 if TYPE_CHECKING:
     from golive.config import Config
+    from golive.hosts.interface import Host
     from golive.redact import Redactor
     from golive.targets.alertmanager import AlertmanagerTarget
     from golive.targets.api import ApiTarget
@@ -43,6 +44,53 @@ class Targets:
         self.baseline = baseline
         self._built: dict[str, Any] = {}
         self._probes: dict[str, asyncio.Future[str | None]] = {}
+        self._hosts: dict[str, Host] | None = None
+        self._local: Host | None = None
+        self._host_probes: dict[str, asyncio.Future[str | None]] = {}
+
+    # -- hosts ------------------------------------------------------------------------------
+
+    @property
+    def local_host(self) -> Host:
+        """The machine golive runs on (the implicit host when targets.hosts is not set)."""
+        if self._local is None:
+            from golive.hosts.local import LocalHost
+
+            self._local = LocalHost()
+        return self._local
+
+    def hosts(self) -> dict[str, Host]:
+        """The configured hosts by name, in configuration order (built on first use)."""
+        if self._hosts is None:
+            from golive.hosts import build_host
+
+            self._hosts = {h.name: build_host(h) for h in self.config.hosts}
+        return self._hosts
+
+    def hosts_for(self, selectors: tuple[str, ...] | None) -> list[Host]:
+        """The hosts a host-level check runs on: those whose name or a role is selected
+        (all hosts without a selection)."""
+        hosts = list(self.hosts().values())
+        if selectors is None:
+            return hosts
+        return [h for h in hosts if h.name in selectors or set(h.roles) & set(selectors)]
+
+    def project_root(self, host: Host) -> str:
+        """Where the deployed project tree is on a host."""
+        for h in self.config.hosts:
+            if h.name == host.name and h.project_root:
+                return h.project_root
+        project = self.config.targets.project
+        return project.root if project is not None else "."
+
+    async def probe_host(self, host: Host) -> str | None:
+        """Probe a host once per run (connect, host key, login): None, or the reason."""
+        fut = self._host_probes.get(host.name)
+        if fut is None:
+            fut = asyncio.ensure_future(host.probe())
+            self._host_probes[host.name] = fut
+        reason = await asyncio.shield(fut)
+        return self.redactor.redact(reason) if reason else None
 
     def configured(self, kind: str) -> bool:
         """True when golive.yaml configures this kind of target."""
@@ -133,6 +181,12 @@ class Targets:
                 out["docker"] += f" (compose project {t.docker.compose_project})"
         if t.project is not None:
             out["project"] = t.project.root
+        for host in (self._hosts or {}).values():
+            text = host.address + (f" (roles {', '.join(host.roles)})" if host.roles else "")
+            accepted = getattr(host, "accepted_key", None)
+            if accepted:
+                text += f"; host key {accepted} accepted on first use (accept_new), not pinned"
+            out[f"host {host.name}"] = text
         return {k: self.redactor.redact(v) for k, v in out.items()}
 
     def baseline_for(self, check_id: str) -> Mapping[str, Any] | None:
@@ -150,6 +204,11 @@ class Targets:
             except Exception:
                 continue
         self._built.clear()
+        for host in (self._hosts or {}).values():
+            try:
+                await asyncio.wait_for(host.close(), 5)
+            except Exception:
+                continue
 
     # typed accessors used by Context
     @property
