@@ -41,10 +41,16 @@ def section_table(title: str, results: list[CheckResult], *, verbose: bool = Fal
     table = Table(title=title, title_justify="left", expand=False, show_lines=False)
     table.add_column("Status", no_wrap=True)
     table.add_column("Check", no_wrap=True)
+    hosts = any(r.host for r in results)
+    if hosts:  # a host-level check has one row per host, under its id
+        table.add_column("Host", no_wrap=True)
     table.add_column("Title")
     table.add_column("Summary")
     table.add_column("Time", justify="right", no_wrap=True)
+    previous = None
     for r in results:
+        first = r.id != previous
+        previous = r.id
         summary = Text(r.summary)
         if r.note:
             summary.append(f"\n{r.note}", style="italic yellow")
@@ -55,13 +61,11 @@ def section_table(title: str, results: list[CheckResult], *, verbose: bool = Fal
             )
         if verbose and r.detail:
             summary.append("\n" + r.detail, style="dim")
-        table.add_row(
-            Text(r.status.value, style=STATUS_STYLE[r.status]),
-            Text(r.id),
-            Text(r.title),
-            summary,
-            _duration(r.duration),
-        )
+        cells = [Text(r.status.value, style=STATUS_STYLE[r.status]), Text(r.id if first else "")]
+        if hosts:
+            cells.append(Text(r.host or "local"))
+        cells += [Text(r.title if first else ""), summary, Text(_duration(r.duration))]
+        table.add_row(*cells)
     return table
 
 
@@ -73,7 +77,7 @@ def banner(run: Run) -> Panel:
     body.append(f"  {run.project} / {run.environment}\n")
     for reason in d.reasons:
         body.append(f"• {reason}\n")
-    by_id = {r.id: r for r in run.results}
+    by_id = {r.key: r for r in run.results}
     if d.blocking:
         label = "Needs attention" if d.verdict is Verdict.CONDITIONAL else "Blocking"
         body.append(f"{label}:\n", style="bold")
@@ -82,7 +86,7 @@ def banner(run: Run) -> Panel:
             if r is None:
                 continue
             body.append(f"  {r.status.value:<6} ", style=STATUS_STYLE[r.status])
-            body.append(f"{r.id} [{r.severity.value}]: {r.summary}\n")
+            body.append(f"{r.key} [{r.severity.value}]: {r.summary}\n")
             if r.remediation and r.status is Status.FAIL:
                 body.append(f"         fix: {r.remediation}\n", style="dim")
     counts = run.counts()
