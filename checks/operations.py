@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from golive.api import Context, Finding, Outcome, Severity, check
+from golive.hosts.interface import Host
 
 DEFAULT_RUNBOOKS = [
     "ops/DISASTER_RECOVERY.md",
@@ -40,6 +41,15 @@ _DATED = re.compile(
 )
 
 
+def _host_path(ctx: Context, path: str) -> str:
+    """A path on the check's host: relative paths start at the host's project root."""
+    if path.startswith("~") and ctx.host.is_local:
+        path = os.path.expanduser(path)
+    if os.path.isabs(path) or ctx.config.targets.project is None:
+        return path
+    return os.path.join(ctx.project_root, path)
+
+
 def _resolve(ctx: Context, path: str) -> Path:
     p = Path(os.path.expanduser(path))
     project = ctx.config.targets.project
@@ -60,14 +70,14 @@ def _placeholder_pattern(placeholders: list[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts)) if parts else None
 
 
-def _updated(p: Path, text: str) -> tuple[date, str]:
+def _updated(mtime: float, text: str) -> tuple[date, str]:
     """When a document was last updated: a stated date, else its modification time."""
     for m in _DATED.finditer(text):
         try:
             return date.fromisoformat(m.group(1)), "stated in the document"
         except ValueError:
             continue
-    return datetime.fromtimestamp(p.stat().st_mtime, timezone.utc).date(), "file modification time"
+    return datetime.fromtimestamp(mtime, timezone.utc).date(), "file modification time"
 
 
 def _sentence(text: str) -> str:
@@ -78,7 +88,7 @@ def _sentence(text: str) -> str:
     id="operations.runbooks",
     title="The operations runbooks exist, are complete and current",
     severity=Severity.HIGH,
-    needs=("project",),
+    needs=("project", "host"),
     tags=("operations",),
     remediation="Write or finish each runbook (no [FILL IN]/TODO/TBD left); review stale ones.",
 )
@@ -102,19 +112,20 @@ async def runbooks(
     fails: list[str] = []
     stale: list[str] = []
     for doc in documents:
-        p = _resolve(ctx, doc)
-        if not p.is_file():
+        path = _host_path(ctx, doc)
+        st = await ctx.host.stat(path)
+        if st is None or not st.is_file:
             rows.append({"document": doc, "result": "missing"})
             fails.append(f"{doc} is missing")
             continue
-        text = await asyncio.to_thread(p.read_text, encoding="utf-8", errors="replace")
+        text = await ctx.host.read_text(path)
         words = len(re.findall(r"\w+", text))
         hits = []
         for n, line in enumerate(text.splitlines(), 1):
             for m in pattern.finditer(line) if pattern else ():
                 hits.append(m.group(0))
                 findings.append(Finding(doc, f"placeholder {m.group(0)!r} left in the runbook", n))
-        updated, source = _updated(p, text)
+        updated, source = _updated(st.mtime, text)
         age = (today - updated).days
         problems = []
         if words < min_words:
@@ -279,12 +290,13 @@ def _daemon_running() -> bool:
 
 
 async def _crontabs(
+    host: Host,
     user: str | None,
     files: list[str],
     dirs: list[str],
     timeout: float,
     user_crontab: bool = True,
-    crontab_files: list[Path] = [],  # noqa: B006 - read only
+    crontab_files: list[str] = [],  # noqa: B006 - read only
 ) -> tuple[list[dict[str, str]], list[str]]:
     from golive import subproc
 
@@ -293,7 +305,7 @@ async def _crontabs(
     argv = ["crontab", "-l"] + (["-u", user] if user else [])
     label = f"crontab of {user}" if user else "crontab of the current user"
     try:
-        done = await subproc.run(argv, timeout=timeout) if user_crontab else None
+        done = await host.run(argv, timeout=timeout) if user_crontab else None
     except OSError:
         done = None
         notes.append("the crontab command is not installed")
@@ -301,40 +313,65 @@ async def _crontabs(
         entries += _cron_entries(done.stdout, label, system=False)
     elif done is not None and "no crontab" in done.stderr.lower():
         notes.append(f"{label}: none installed")
+    elif done is not None and done.timed_out:
+        notes.append(f"{label}: crontab -l did not finish within {timeout:g}s")
     elif done is not None:
         notes.append(f"{label}: {' '.join(subproc.tail(done.stderr, 2)) or 'crontab -l failed'}")
     for p in crontab_files:  # user crontabs: no user field
         try:
-            text = await asyncio.to_thread(p.read_text, encoding="utf-8", errors="replace")
+            text = await host.read_text(p)
         except OSError as exc:
             notes.append(f"cannot read the crontab file {p}: {exc.strerror or exc}")
             continue
-        entries += _cron_entries(text, str(p), system=False)
-    paths = [Path(f) for f in files]
-    for d in map(Path, dirs):
-        if d.is_dir():
-            for f in sorted(d.iterdir()):
-                if f.name.startswith("."):
-                    continue  # hidden files (e.g. Debian's .placeholder) are not jobs
-                if f.is_file() and not _CRON_NAME.match(f.name):
-                    notes.append(
-                        f"{f} is ignored by cron (names may only hold letters, digits, _ and -)"
-                    )
-                elif f.is_file():
-                    paths.append(f)
-    for p in paths:
+        entries += _cron_entries(text, p, system=False)
+    paths = list(files)
+    for d in dirs:
+        st = await host.stat(d)
+        if st is None or not st.is_dir:
+            continue
         try:
-            text = await asyncio.to_thread(p.read_text, encoding="utf-8", errors="replace")
+            names = await host.listdir(d)
         except OSError:
             continue
-        entries += _cron_entries(text, str(p), system=True)
+        for name in names:
+            if name.startswith("."):
+                continue  # hidden files (e.g. Debian's .placeholder) are not jobs
+            f = os.path.join(d, name)
+            fst = await host.stat(f)
+            if fst is None or not fst.is_file:
+                continue
+            if not _CRON_NAME.match(name):
+                notes.append(
+                    f"{f} is ignored by cron (names may only hold letters, digits, _ and -)"
+                )
+            else:
+                paths.append(f)
+    for p in paths:
+        try:
+            text = await host.read_text(p)
+        except OSError:
+            continue
+        entries += _cron_entries(text, p, system=True)
     return entries, notes
+
+
+async def _daemon_running_on(host: Host) -> bool:
+    """A cron daemon process runs on the host (/proc locally, `ps` over SSH)."""
+    if host.is_local:
+        return await asyncio.to_thread(_daemon_running)
+    try:
+        done = await host.run(["ps", "-e", "-o", "comm="], timeout=10)
+    except OSError:
+        return False
+    names = {line.strip() for line in done.stdout.splitlines()}
+    return bool(names & {"cron", "crond", "cronie", "fcron", "dcron"})
 
 
 @check(
     id="operations.cron",
     title="Backup and health-check jobs are scheduled in cron",
     severity=Severity.HIGH,
+    needs=("host",),
     tags=("operations", "backup"),
     remediation="Install the jobs (e.g. `crontab ops/crontab`) and keep the cron daemon running.",
 )
@@ -357,16 +394,18 @@ async def cron(
     croniter accepts; the next run of each is shown. FAIL when a job is missing or a
     schedule is invalid. With `check_daemon`, WARN when no cron daemon process runs on
     this host (the jobs would never start). Files in cron.d whose names cron ignores (e.g.
-    with a dot) are reported and not counted; an unreadable crontab file is a note."""
+    with a dot) are reported and not counted; an unreadable crontab file is a note. Runs on
+    every host of `targets.hosts` (`crontab -l` and `ps` over SSH, files over SFTP)."""
     from croniter import croniter
 
     entries, notes = await _crontabs(
+        ctx.host,
         user,
         files,
         dirs,
         min(10.0, ctx.timeout),
         user_crontab,
-        [_resolve(ctx, f) for f in crontab_files],
+        [_host_path(ctx, f) for f in crontab_files],
     )
     now = datetime.now().astimezone()
     rows: list[dict[str, Any]] = []
@@ -412,7 +451,7 @@ async def cron(
     for r in rows:  # the earliest next run of each job
         first[r["job"]] = min(first.get(r["job"], r["next_run"]), r["next_run"])
     nexts = ", ".join(f"{job} next at {when}" for job, when in first.items())
-    if check_daemon and not await asyncio.to_thread(_daemon_running):
+    if check_daemon and not await _daemon_running_on(ctx.host):
         evidence["daemon"] = "not running"
         return Outcome.warn(
             f"Jobs are scheduled ({nexts}) but no cron daemon runs on this host", evidence=evidence

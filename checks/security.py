@@ -19,9 +19,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from golive.api import Context, Finding, Outcome, Severity, check
+
+if TYPE_CHECKING:
+    from golive.hosts.interface import Host
 
 from . import _secretscan as secretscan
 from . import _security as sec
@@ -45,9 +48,15 @@ from ._security_host import (
     _DANGEROUS_MEMBERSHIPS,
     _ROLE_ATTRS,
     _container_problems,
-    _is_private_key_file,
     _raw_entries,
 )
+
+
+async def _is_private_key_on(host: Host, path: str) -> bool:
+    try:
+        return b"PRIVATE KEY" in await host.read_bytes(path, 8192)
+    except OSError:
+        return False
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
@@ -722,7 +731,7 @@ _NOT_SECRET = ["*.example", "*.sample", "*.template", "*.dist", "*.pub", "*.md"]
     id="security.file_permissions",
     title="Code, compose files and scripts are not world-writable; secret files are private",
     severity=Severity.HIGH,
-    needs=("project",),
+    needs=("project", "host"),
     remediation="`chmod o-w` the reported code, compose, migration and script files (and "
     "`chmod +t` or `o-w` their directories); `chmod 600` secret files such as .env and keys.",
     tags=("files",),
@@ -743,72 +752,73 @@ async def file_permissions(
     (anyone could replace the files in it). Secret-bearing files (`secret_patterns`: `.env`
     and the configured env files, keys, keystores, `.pgpass`; a `*.pem` only when it holds a
     private key; `*.example` and friends excepted) must not be readable by others. The ops
-    scripts installed outside the tree (`extra_paths`) are checked when they exist."""
-    compose = {ctx.project.relative(p) for p in ctx.project.compose_paths()}
-    env_files = {os.path.normpath(f) for f in ctx.project.cfg.env_files}
+    scripts installed outside the tree (`extra_paths`) are checked when they exist. Runs
+    on every host of `targets.hosts` (the project tree at its `project_root`), over SSH for
+    remote ones."""
+    from golive.targets.project import SKIP_DIRS
 
-    def scan() -> tuple[list[dict[str, Any]], int, list[str]]:
-        from golive.targets.project import SKIP_DIRS
-
-        problems: list[dict[str, Any]] = []
-        checked = 0
-        for dirpath, dirnames, _ in os.walk(ctx.project.root):
-            dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
-            mode = os.stat(dirpath).st_mode
-            if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+    cfg = ctx.config.targets.project
+    assert cfg is not None  # the runner skips the check without a project target
+    root = ctx.project_root
+    host = ctx.host
+    compose = {os.path.normpath(f) for f in cfg.compose_files if not os.path.isabs(f)}
+    env_files = {os.path.normpath(f) for f in cfg.env_files}
+    problems: list[dict[str, Any]] = []
+    checked = 0
+    for entry in await host.walk(root, SKIP_DIRS):
+        rel, st = entry.rel, entry.stat
+        if st.is_dir:
+            if st.mode & stat.S_IWOTH and not st.mode & stat.S_ISVTX:
                 problems.append(
                     {
-                        "path": ctx.project.relative(Path(dirpath)) or ".",
-                        "mode": f"{stat.S_IMODE(mode):04o}",
+                        "path": rel,
+                        "mode": f"{st.perm:04o}",
                         "problem": "directory is world-writable without the sticky "
                         "bit: anyone can replace the files in it",
                     }
                 )
-        for p in ctx.project.walk():
-            rel = ctx.project.relative(p)
-            mode = stat.S_IMODE(p.stat().st_mode)
-            code = rel in compose or secretscan.matches(rel, writable_patterns)
-            secret = rel in env_files or secretscan.matches(rel, secret_patterns)
-            secret = secret and not secretscan.matches(rel, _NOT_SECRET)
-            if secret and p.suffix in (".pem", ".crt") and not _is_private_key_file(p):
-                secret = False
-            if code or secret:
-                checked += 1
-            if code and mode & stat.S_IWOTH:
-                problems.append(
-                    {
-                        "path": rel,
-                        "mode": f"{mode:04o}",
-                        "problem": "world-writable: anyone can change what runs",
-                    }
-                )
-            if secret and mode & stat.S_IROTH:
-                problems.append(
-                    {
-                        "path": rel,
-                        "mode": f"{mode:04o}",
-                        "problem": "secret file readable by every local user",
-                    }
-                )
-        absent = []
-        for extra in extra_paths:
-            p = Path(extra)
-            if not p.exists():
-                absent.append(extra)
-                continue
+            continue
+        if not st.is_file:
+            continue
+        mode = st.perm
+        code = rel in compose or secretscan.matches(rel, writable_patterns)
+        secret = rel in env_files or secretscan.matches(rel, secret_patterns)
+        secret = secret and not secretscan.matches(rel, _NOT_SECRET)
+        if secret and rel.endswith((".pem", ".crt")):
+            secret = await _is_private_key_on(host, os.path.join(root, rel))
+        if code or secret:
             checked += 1
-            mode = stat.S_IMODE(p.stat().st_mode)
-            if mode & stat.S_IWOTH:
-                problems.append(
-                    {
-                        "path": extra,
-                        "mode": f"{mode:04o}",
-                        "problem": "world-writable: anyone can change what runs",
-                    }
-                )
-        return problems, checked, absent
-
-    problems, checked, absent = await asyncio.to_thread(scan)
+        if code and mode & stat.S_IWOTH:
+            problems.append(
+                {
+                    "path": rel,
+                    "mode": f"{mode:04o}",
+                    "problem": "world-writable: anyone can change what runs",
+                }
+            )
+        if secret and mode & stat.S_IROTH:
+            problems.append(
+                {
+                    "path": rel,
+                    "mode": f"{mode:04o}",
+                    "problem": "secret file readable by every local user",
+                }
+            )
+    absent = []
+    for extra in extra_paths:
+        found = await host.stat(extra)
+        if found is None:
+            absent.append(extra)
+            continue
+        checked += 1
+        if found.perm & stat.S_IWOTH:
+            problems.append(
+                {
+                    "path": extra,
+                    "mode": f"{found.perm:04o}",
+                    "problem": "world-writable: anyone can change what runs",
+                }
+            )
     evidence: dict[str, Any] = {
         "files_checked": checked,
         "problems": problems,
