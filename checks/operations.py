@@ -314,7 +314,8 @@ async def _crontabs(
     elif done is not None and "no crontab" in done.stderr.lower():
         notes.append(f"{label}: none installed")
     elif done is not None and done.timed_out:
-        notes.append(f"{label}: crontab -l did not finish within {timeout:g}s")
+        where = "" if host.is_local else f" on host {host.name}"
+        raise TimeoutError(f"crontab -l did not finish within {timeout:g}s{where}")
     elif done is not None:
         notes.append(f"{label}: {' '.join(subproc.tail(done.stderr, 2)) or 'crontab -l failed'}")
     for p in crontab_files:  # user crontabs: no user field

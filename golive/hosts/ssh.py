@@ -288,9 +288,9 @@ class SshHost(Host):
             mount = lines[-1].split(None, 5)[5]
         return DiskSpace(
             mount,
-            vfs.f_blocks * vfs.f_frsize,
-            vfs.f_bavail * vfs.f_frsize,
-            bool(vfs.f_flag & 1),  # ST_RDONLY
+            vfs.blocks * vfs.frsize,
+            vfs.bavail * vfs.frsize,
+            bool(vfs.flags & 1),  # ST_RDONLY
         )
 
     async def run(self, argv: Sequence[str], *, timeout: float) -> subproc.Completed:
