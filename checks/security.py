@@ -15,6 +15,7 @@ import asyncio
 import math
 import os
 import stat
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -67,7 +68,7 @@ def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: A
     id="security.secrets_scan",
     title="No secrets are committed in the project tree",
     severity=Severity.HIGH,
-    needs=("project",),
+    needs=("project", "host"),
     remediation="Move each reported secret to the .env file or a secret store, rotate it (it "
     "has been exposed), and record reviewed false positives in a detect-secrets baseline "
     "(`detect-secrets scan --all-files > .secrets.baseline`) or mark the line with "
@@ -92,43 +93,103 @@ async def secrets_scan(
     project's env_files such as `.env`: secrets belong there; security.file_permissions
     checks that they are private). Secrets listed in a detect-secrets `baseline` file are
     known and not reported, unless audited as real (`is_secret: true`). Reports file:line and
-    the kind of secret, never its value."""
-    root = ctx.project.root
+    the kind of secret, never its value. Runs on every host of `targets.hosts`: a remote
+    tree is walked over SFTP and its files are copied into a private temporary directory
+    (mode 0700, removed at the end) for detect-secrets, which reads files by path."""
+    if not ctx.host.is_local:
+        with tempfile.TemporaryDirectory(prefix="golive-secrets-") as tmp:
+            return await _secrets_scan(
+                ctx, baseline, exclude, secret_files, max_file_bytes, max_findings, Path(tmp)
+            )
+    return await _secrets_scan(ctx, baseline, exclude, secret_files, max_file_bytes, max_findings)
+
+
+async def _fetch(host: Host, root: str, rels: list[str], into: Path) -> list[str]:
+    """Copy files of a remote tree into a private local directory (at most 16 reads at a
+    time); returns the ones that could not be read."""
+    sem = asyncio.Semaphore(16)
+    failed: list[str] = []
+
+    async def one(rel: str) -> None:
+        async with sem:
+            try:
+                data = await host.read_bytes(os.path.join(root, rel))
+            except OSError:
+                failed.append(rel)
+                return
+        dest = into / rel
+        dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        dest.write_bytes(data)
+
+    await asyncio.gather(*(one(r) for r in rels))
+    return failed
+
+
+async def _secrets_scan(
+    ctx: Context,
+    baseline: str | None,
+    exclude: list[str],
+    secret_files: list[str] | None,
+    max_file_bytes: int,
+    max_findings: int,
+    copy_dir: Path | None = None,
+) -> Outcome:
+    """The scan; with `copy_dir`, the host is remote and its files are copied there first
+    (a private temporary directory, removed afterwards) for detect-secrets to read."""
+    from golive.targets.project import SKIP_DIRS
+
+    cfg = ctx.config.targets.project
+    assert cfg is not None  # the runner skips the check without a project target
+    host = ctx.host
+    root = ctx.project_root if copy_dir is not None else str(ctx.project.root)
     stores = {
-        os.path.normpath(s)
-        for s in (secret_files if secret_files is not None else ctx.project.cfg.env_files)
+        os.path.normpath(s) for s in (secret_files if secret_files is not None else cfg.env_files)
     }
     known: set[tuple[str, str]] = set()
     plugins = None
     baseline_rel = None
     if baseline:
-        bpath = ctx.project.path(baseline)
-        baseline_rel = ctx.project.relative(bpath)
+        if os.path.isabs(baseline):
+            bsource = baseline
+            baseline_rel = os.path.relpath(baseline, root)
+        else:
+            bsource = os.path.join(root, baseline)
+            baseline_rel = os.path.normpath(baseline)
+        bpath = Path(bsource)
         try:
+            if copy_dir is not None:
+                bpath = copy_dir / ".golive-baseline.json"
+                bpath.write_bytes(await host.read_bytes(bsource))
             known, plugins = secretscan.load_baseline(bpath)
         except FileNotFoundError:
             return Outcome.error(f"the detect-secrets baseline {baseline} does not exist")
         except (OSError, ValueError) as exc:
             return Outcome.error(f"cannot read the detect-secrets baseline {baseline}: {exc}")
 
-    def collect() -> tuple[list[tuple[Path, str]], Counter[str]]:
-        skipped: Counter[str] = Counter()
-        out = []
-        for p in ctx.project.walk():
-            rel = ctx.project.relative(p)
-            if rel == baseline_rel:
-                skipped["baseline file"] += 1
-            elif os.path.normpath(rel) in stores:
-                skipped["secret files (expected to hold secrets)"] += 1
-            elif secretscan.matches(rel, exclude):
-                skipped["excluded by pattern"] += 1
-            elif p.stat().st_size > max_file_bytes:
-                skipped[f"larger than {max_file_bytes} bytes"] += 1
-            else:
-                out.append((p, rel))
-        return out, skipped
-
-    files, skipped = await asyncio.to_thread(collect)
+    skipped: Counter[str] = Counter()
+    chosen: list[str] = []
+    for entry in await host.walk(root, SKIP_DIRS):
+        rel, st = entry.rel, entry.stat
+        if not st.is_file:
+            continue
+        if rel == baseline_rel:
+            skipped["baseline file"] += 1
+        elif os.path.normpath(rel) in stores:
+            skipped["secret files (expected to hold secrets)"] += 1
+        elif secretscan.matches(rel, exclude):
+            skipped["excluded by pattern"] += 1
+        elif st.size > max_file_bytes:
+            skipped[f"larger than {max_file_bytes} bytes"] += 1
+        else:
+            chosen.append(rel)
+    if copy_dir is not None:
+        tree = copy_dir / "tree"
+        unreadable = set(await _fetch(host, root, chosen, tree))
+        if unreadable:
+            skipped["unreadable"] += len(unreadable)
+        files = [(tree / rel, rel) for rel in chosen if rel not in unreadable]
+    else:
+        files = [(Path(root) / rel, rel) for rel in chosen]
     loop = asyncio.get_running_loop()
     deadline = time.monotonic() + max(1.0, ctx.timeout * 0.85)
     hits, scanned = await asyncio.to_thread(

@@ -197,3 +197,22 @@ def test_command_that_never_returns_is_an_error_for_that_host_only(
         "TimeoutError: crontab -l did not finish within 3s on host host2",
         "did not finish within 3s (its 3s timeout)",
     )
+
+
+def test_secrets_scan_reads_each_hosts_tree(tmp_path: Path, hosts: Any) -> None:
+    import tempfile
+
+    h2 = hosts.hosts[1]
+    (h2.project / "settings.py").write_text(
+        'AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPL3"\n'  # pragma: allowlist secret
+    )
+    before = set(Path(tempfile.gettempdir()).glob("golive-secrets-*"))
+    cfg = host_config(tmp_path, hosts, {"security": [{"id": "security.secrets_scan"}]})
+    run, _ = run_json(tmp_path, cfg)
+    v = verdicts(run)
+    assert v[("security.secrets_scan", "host1")][0] == "PASS"
+    status, summary = v[("security.secrets_scan", "host2")]
+    assert status == "FAIL"
+    assert "settings.py:1 (AWS Access Key" in summary
+    assert "AKIAIOSFODNN7EXAMPL3" not in json.dumps(run)  # pragma: allowlist secret
+    assert set(Path(tempfile.gettempdir()).glob("golive-secrets-*")) == before  # copies removed
