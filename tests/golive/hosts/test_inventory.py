@@ -148,6 +148,6 @@ def test_unknown_role_in_check_hosts(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", "--config", str(_config(tmp_path, hosts, checks))])
     assert result.exit_code == 2
     assert (
-        f"{tmp_path}/golive.yaml:10:17: sections.operations.checks[0].hosts[0]: no host has "
+        f"{tmp_path}/golive.yaml:11:17: sections.operations.checks[0].hosts[0]: no host has "
         "the role or name 'apps' (did you mean 'app'?); roles and hosts: a, app"
     ) in result.output
