@@ -12,6 +12,7 @@ environment from compose files and containers), `_secretscan.py` (the detect-sec
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import stat
@@ -125,6 +126,79 @@ async def _fetch(host: Host, root: str, rels: list[str], into: Path) -> list[str
     return failed
 
 
+async def _digests(host: Host, root: str, rels: list[str]) -> dict[str, str]:
+    """sha256 of each file, computed on the host (`sha256sum`, 200 files a call); files it
+    cannot hash are left out (they are then copied and scanned)."""
+    out: dict[str, str] = {}
+    for i in range(0, len(rels), 200):
+        chunk = {os.path.join(root, rel): rel for rel in rels[i : i + 200]}
+        try:
+            done = await host.run(["sha256sum", "--", *chunk], timeout=60)
+        except OSError:
+            return out
+        for line in done.stdout.splitlines():
+            digest, _, path = line.partition("  ")
+            if path in chunk and len(digest) == 64:
+                out[chunk[path]] = digest
+    return out
+
+
+async def _scan_remote(
+    ctx: Context,
+    chosen: list[str],
+    plugins: list[dict[str, Any]] | None,
+    deadline: float,
+    copy_dir: Path,
+    skipped: Counter[str],
+) -> tuple[list[secretscan.Hit], int, int]:
+    """Scan a remote host's files: (hits, files scanned, files to scan).
+
+    The hosts of a stack usually hold the same release, so a file whose path and content
+    (sha256 on the host) were already scanned on another host in this run is not copied
+    or scanned again: its result is reused. Only new or changed files travel and are read
+    by detect-secrets (which scans one file at a time for the whole process anyway).
+    """
+    host, root = ctx.host, ctx.project_root
+    digests = await _digests(host, root, chosen)
+    memo = ctx.targets.memo.setdefault("security.secrets_scan", {"lock": asyncio.Lock()})
+    seen: dict[tuple[str, str, str], list[secretscan.Hit]] = memo.setdefault("seen", {})
+    pkey = json.dumps(plugins, sort_keys=True, default=str)
+    loop = asyncio.get_running_loop()
+    hits: list[secretscan.Hit] = []
+    scanned = 0
+    async with memo["lock"]:
+        todo = []
+        for rel in chosen:
+            key = (rel, digests.get(rel, ""), pkey)
+            if key[1] and key in seen:
+                hits += seen[key]
+                scanned += 1
+            else:
+                todo.append(rel)
+        tree = copy_dir / "tree"
+        unreadable = set(await _fetch(host, root, todo, tree))
+        if unreadable:
+            skipped["unreadable"] += len(unreadable)
+        files = [(tree / rel, rel) for rel in todo if rel not in unreadable]
+        found, done = await asyncio.to_thread(
+            secretscan.scan_files,
+            files,
+            plugins,
+            deadline,
+            lambda v: _call_soon(loop, ctx.secret, v),
+            lambda d, t: _call_soon(loop, ctx.progress, d, t, "scanning for secrets"),
+        )
+        by_rel: dict[str, list[secretscan.Hit]] = {}
+        for h in found:
+            by_rel.setdefault(h.path, []).append(h)
+        for _, rel in files[:done]:
+            if digests.get(rel):
+                seen[(rel, digests[rel], pkey)] = by_rel.get(rel, [])
+        hits += found
+        scanned += done
+    return hits, scanned, len(chosen) - len(unreadable)
+
+
 async def _secrets_scan(
     ctx: Context,
     baseline: str | None,
@@ -138,6 +212,7 @@ async def _secrets_scan(
     (a private temporary directory, removed afterwards) for detect-secrets to read."""
     from golive.targets.project import SKIP_DIRS
 
+    deadline = time.monotonic() + max(1.0, ctx.timeout * 0.85)
     cfg = ctx.config.targets.project
     assert cfg is not None  # the runner skips the check without a project target
     host = ctx.host
@@ -182,24 +257,20 @@ async def _secrets_scan(
             skipped[f"larger than {max_file_bytes} bytes"] += 1
         else:
             chosen.append(rel)
+    loop = asyncio.get_running_loop()
     if copy_dir is not None:
-        tree = copy_dir / "tree"
-        unreadable = set(await _fetch(host, root, chosen, tree))
-        if unreadable:
-            skipped["unreadable"] += len(unreadable)
-        files = [(tree / rel, rel) for rel in chosen if rel not in unreadable]
+        hits, scanned, total = await _scan_remote(ctx, chosen, plugins, deadline, copy_dir, skipped)
     else:
         files = [(Path(root) / rel, rel) for rel in chosen]
-    loop = asyncio.get_running_loop()
-    deadline = time.monotonic() + max(1.0, ctx.timeout * 0.85)
-    hits, scanned = await asyncio.to_thread(
-        secretscan.scan_files,
-        files,
-        plugins,
-        deadline,
-        lambda v: _call_soon(loop, ctx.secret, v),
-        lambda d, t: _call_soon(loop, ctx.progress, d, t, "scanning for secrets"),
-    )
+        total = len(files)
+        hits, scanned = await asyncio.to_thread(
+            secretscan.scan_files,
+            files,
+            plugins,
+            deadline,
+            lambda v: _call_soon(loop, ctx.secret, v),
+            lambda d, t: _call_soon(loop, ctx.progress, d, t, "scanning for secrets"),
+        )
     await asyncio.sleep(0)  # let the secrets registered from the thread land first
     new = [h for h in hits if (os.path.normpath(h.path), h.hashed) not in known]
     suppressed = len(hits) - len(new)
@@ -227,9 +298,9 @@ async def _secrets_scan(
         )
         for (p, line), kinds in sorted(by_line.items())
     ]
-    if scanned < len(files):
+    if scanned < total:
         return Outcome.error(
-            f"scanned only {scanned} of {len(files)} files before the time limit; raise this "
+            f"scanned only {scanned} of {total} files before the time limit; raise this "
             "check's timeout or exclude large generated directories",
             evidence=evidence,
             findings=findings,

@@ -192,7 +192,8 @@ def _launch(hs: HostSet, h: TestHost, options: dict[str, str]) -> None:
         [
             f"mount --bind {shlex.quote(str(h.project))} {shlex.quote(str(hs.mount_at))}",
             f"mount --bind {shlex.quote(str(h.crontabs))} {shlex.quote(str(CRONTABS))}",
-            f"exec {SSHD} -D -e -f {shlex.quote(str(conf))}",
+            # -r: no re-exec per connection (saves CPU when many test hosts share a machine)
+            f"exec {SSHD} -D -e -r -f {shlex.quote(str(conf))}",
         ]
     )
     h.pid = procs.spawn(

@@ -43,6 +43,7 @@ class Targets:
         self.allow_writes = allow_writes
         self.baseline = baseline
         self._built: dict[str, Any] = {}
+        self.memo: dict[str, Any] = {}  # run-wide state checks share (e.g. across hosts)
         self._probes: dict[str, asyncio.Future[str | None]] = {}
         self._hosts: dict[str, Host] | None = None
         self._local: Host | None = None
