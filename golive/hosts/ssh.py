@@ -85,7 +85,7 @@ class SshHost(Host):
     def _known_hosts_file(self) -> str:
         return os.path.expanduser(self.cfg.known_hosts or "~/.ssh/known_hosts")
 
-    def _pinned(self) -> tuple[Any, bool]:
+    def _pinned(self, addr: str) -> tuple[Any, bool]:
         """(known_hosts argument for asyncssh, whether an entry names this host)."""
         import asyncssh
 
@@ -103,17 +103,25 @@ class SshHost(Host):
             known = asyncssh.import_known_hosts(text)
         except (ValueError, asyncssh.KeyImportError) as exc:
             raise HostUnavailable(f"cannot parse known_hosts file {path}: {exc}") from None
-        try:
-            addr = socket.gethostbyname(self.hostname)
-        except OSError:
-            addr = self.hostname
         keys = known.match(self.hostname, addr, self.port)
         return known, any(keys[:2])
 
     async def _connect(self) -> asyncssh.SSHClientConnection:
         import asyncssh
 
-        known, pinned = self._pinned()
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(self.hostname, self.port, type=socket.SOCK_STREAM),
+                self.connect_timeout,
+            )
+        except (socket.gaierror, UnicodeError):
+            raise HostUnavailable(f"host name {self.hostname} does not resolve") from None
+        except (asyncio.TimeoutError, TimeoutError):
+            raise HostUnavailable(
+                f"host name {self.hostname} did not resolve within {self.connect_timeout:g}s"
+            ) from None
+        known, pinned = self._pinned(str(infos[0][4][0]))
         accept = self.cfg.accept_new and not pinned
         options: dict[str, Any] = {
             "port": self.port,
