@@ -168,11 +168,13 @@ async def runbooks(
     )
 
 
-async def _syntax_error(p: Path, timeout: float) -> str | None:
+async def _syntax_error(host: Host, path: str, timeout: float) -> str | None:
     from golive import subproc
 
-    with p.open("rb") as fh:
-        first = fh.readline(200).decode("utf-8", "replace")
+    try:
+        first = (await host.read_bytes(path, 200)).split(b"\n", 1)[0].decode("utf-8", "replace")
+    except OSError:
+        return None
     shell = (
         "bash"
         if re.match(r"#!\s*\S*(bash)", first)
@@ -183,7 +185,7 @@ async def _syntax_error(p: Path, timeout: float) -> str | None:
     if shell is None:
         return None
     try:
-        done = await subproc.run([shell, "-n", str(p)], timeout=timeout)
+        done = await host.run([shell, "-n", path], timeout=timeout)
     except OSError:
         return None
     if done.ok:
@@ -195,6 +197,7 @@ async def _syntax_error(p: Path, timeout: float) -> str | None:
     id="operations.scripts",
     title="The operational scripts are installed, executable and not writable by others",
     severity=Severity.HIGH,
+    needs=("host",),
     tags=("operations",),
     remediation=(
         "Install each script with `install -m 0755 -o root`, remove write access for others "
@@ -210,30 +213,36 @@ async def scripts(
     is executable, and neither it nor its directory is writable by others (a directory
     with the sticky bit is allowed): FAIL otherwise. A group-writable script is a WARN.
     Shell scripts (#!/bin/sh, bash) are parsed with `sh -n`/`bash -n` (no execution):
-    FAIL on a syntax error."""
+    FAIL on a syntax error. Runs on every host of `targets.hosts` (`sh -n`/`bash -n`
+    there)."""
     rows: list[dict[str, Any]] = []
     fails: list[str] = []
     warns: list[str] = []
+    host = ctx.host
     for raw in scripts:
-        p = _resolve(ctx, raw)
-        if not p.exists():
+        path = _host_path(ctx, raw)
+        st = await host.stat(path)
+        if st is None:
             rows.append({"script": raw, "result": "missing"})
             fails.append(f"{raw} is missing")
             continue
-        if not p.is_file():
+        if not st.is_file:
             rows.append({"script": raw, "result": "not a file"})
             fails.append(f"{raw} is not a regular file")
             continue
-        mode = stat.S_IMODE(p.stat().st_mode)
-        dmode = p.parent.stat().st_mode
+        mode = st.perm
+        parent = os.path.dirname(path) or "."
+        dst = await host.stat(parent)
+        dmode = dst.mode if dst is not None else 0
         problems = []
-        if not mode & 0o111 or not os.access(p, os.X_OK):
+        executable = bool(mode & 0o111) and (not host.is_local or os.access(path, os.X_OK))
+        if not executable:
             problems.append(f"is not executable (mode {mode:04o})")
         if mode & stat.S_IWOTH:
             problems.append(f"is writable by others (mode {mode:04o})")
         if dmode & stat.S_IWOTH and not dmode & stat.S_ISVTX:
-            problems.append(f"sits in a directory anyone can write to ({p.parent})")
-        error = await _syntax_error(p, min(10.0, ctx.timeout)) if syntax_check else None
+            problems.append(f"sits in a directory anyone can write to ({parent})")
+        error = await _syntax_error(host, path, min(10.0, ctx.timeout)) if syntax_check else None
         if error:
             problems.append(f"has a syntax error: {error}")
         if problems:

@@ -216,3 +216,17 @@ def test_secrets_scan_reads_each_hosts_tree(tmp_path: Path, hosts: Any) -> None:
     assert "settings.py:1 (AWS Access Key" in summary
     assert "AKIAIOSFODNN7EXAMPL3" not in json.dumps(run)  # pragma: allowlist secret
     assert set(Path(tempfile.gettempdir()).glob("golive-secrets-*")) == before  # copies removed
+
+
+def test_scripts_are_judged_and_parsed_on_each_host(tmp_path: Path, hosts: Any) -> None:
+    h1, h2 = hosts.hosts
+    for h, body in ((h1, "if true; then\n  echo ok\n"), (h2, "echo ok\n")):  # host1: no `fi`
+        script = h.project / "ops" / "backup.sh"
+        script.write_text("#!/bin/sh\n" + body)
+        script.chmod(0o755)
+    check = {"id": "operations.scripts", "params": {"scripts": ["ops/backup.sh"]}}
+    run, _ = run_json(tmp_path, host_config(tmp_path, hosts, {"operations": [check]}))
+    v = verdicts(run)
+    status, summary = v[("operations.scripts", "host1")]
+    assert status == "FAIL" and "Ops/backup.sh has a syntax error" in summary
+    assert v[("operations.scripts", "host2")][0] == "PASS"
