@@ -230,3 +230,31 @@ def test_scripts_are_judged_and_parsed_on_each_host(tmp_path: Path, hosts: Any) 
     status, summary = v[("operations.scripts", "host1")]
     assert status == "FAIL" and "Ops/backup.sh has a syntax error" in summary
     assert v[("operations.scripts", "host2")][0] == "PASS"
+
+
+def test_backups_and_their_cron_entry_on_each_host(tmp_path: Path, hosts: Any) -> None:
+    h1, h2 = hosts.hosts
+    for h in (h1, h2):
+        script = h.project / "ops" / "daily_backup.sh"
+        script.write_text("#!/bin/sh\nexit 0\n")
+        script.chmod(0o755)
+        (h.project / "backups").mkdir()
+    (h1.project / "backups" / "orchestrator.sql").write_text("-- a plain-SQL dump\n")
+    check = {
+        "id": "database.backups",
+        "params": {
+            "directory": "backups",
+            "script": "ops/daily_backup.sh",
+            "cron_files": [],
+            "cron_dirs": [],
+        },
+    }
+    run, _ = run_json(tmp_path, host_config(tmp_path, hosts, {"database": [check]}))
+    v = verdicts(run)
+    status, summary = v[("database.backups", "host1")]
+    assert status == "PASS", summary
+    assert "scheduled in cron" in summary
+    assert v[("database.backups", "host2")] == (
+        "FAIL",
+        f"no backup file in {hosts.mount_at}/backups",
+    )
