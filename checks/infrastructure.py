@@ -256,7 +256,7 @@ async def ports(
     id="infrastructure.compose",
     title="Compose files are valid and every service has a healthcheck and a restart policy",
     severity=Severity.HIGH,
-    needs=("project",),
+    needs=("project", "host"),
     tags=("infrastructure",),
     remediation=(
         "Set every variable that a `${VAR:?}` requires (in .env or the environment), fix "

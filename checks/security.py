@@ -331,7 +331,7 @@ async def _secrets_scan(
     id="security.jwt_secret",
     title="JWT signing secret is set and strong",
     severity=Severity.CRITICAL,
-    needs=("project",),
+    needs=("project", "host"),
     remediation="Set JWT_SECRET_KEY to at least 32 random bytes (e.g. `openssl rand -base64 48`) "
     "in the .env file or a secret store, reference it as ${JWT_SECRET_KEY:?} without a default, "
     "and recreate the api container so that it runs with the new key.",
@@ -507,7 +507,7 @@ async def jwt_expiry(
     id="security.rate_limit_config",
     title="Rate limiting is enabled with explicit limits",
     severity=Severity.MEDIUM,
-    needs=("project",),
+    needs=("project", "host"),
     remediation="Set RATE_LIMIT_ENABLED=true and positive MAX_REQUESTS_PER_MINUTE, "
     "MAX_REQUESTS_PER_HOUR and MAX_REQUEST_SIZE in the api service's environment.",
     tags=("rate-limit",),
@@ -1355,7 +1355,7 @@ async def exposed_ports(
     id="security.compose_plaintext_secrets",
     title="Compose files hold no plaintext passwords",
     severity=Severity.HIGH,
-    needs=("project",),
+    needs=("project", "host"),
     remediation="Replace each literal with a reference such as ${POSTGRES_PASSWORD:?must be "
     "set} whose value lives in the .env file (mode 0600) or a secret store, or use Compose "
     "secrets (`secrets:` + `POSTGRES_PASSWORD_FILE: /run/secrets/...`); rotate the exposed "
@@ -1377,7 +1377,7 @@ async def compose_plaintext_secrets(ctx: Context, extra_names: list[str] = []) -
     extra = {n.upper() for n in extra_names}
     for path in ctx.project.compose_paths():
         rel = ctx.project.relative(path)
-        text = await asyncio.to_thread(path.read_text, encoding="utf-8", errors="replace")
+        text = ctx.project.read_bytes(path).decode("utf-8", errors="replace")
         data, _ = load(str(path), text)
         if not isinstance(data, dict):
             continue

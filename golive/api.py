@@ -255,7 +255,10 @@ class Context:
 
     @property
     def project(self) -> ProjectTarget:
-        """The deployed project tree (files, compose files, env files)."""
+        """The deployed project tree (files, compose files, env files), on `host` for a
+        check that needs ``host`` (its compose and env files, read over SSH)."""
+        if self._host is not None:
+            return self.targets.project_on(self._host)
         return self.targets.project
 
     def record(self, key: str, value: Any) -> None:

@@ -214,6 +214,16 @@ class Runner:
             return f"host {host.name}: cannot stat the project root {root}: {exc}"
         if st is None or not st.is_dir:
             return f"project root {root} is not a directory on host {host.name}"
+        if host.is_local:
+            return None
+        try:
+            await asyncio.wait_for(
+                self.targets.load_host_project(host), max(0.1, min(30.0, self._remaining()))
+            )
+        except (asyncio.TimeoutError, TimeoutError):
+            return f"host {host.name} did not answer while its compose and env files were read"
+        except Exception as exc:
+            return f"host {host.name}: cannot read the project's compose and env files: {exc}"
         return None
 
     async def _probe(self, kind: str) -> str | None:

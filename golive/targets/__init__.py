@@ -48,6 +48,7 @@ class Targets:
         self._hosts: dict[str, Host] | None = None
         self._local: Host | None = None
         self._host_probes: dict[str, asyncio.Future[str | None]] = {}
+        self._host_projects: dict[str, asyncio.Future[ProjectTarget]] = {}
 
     # -- hosts ------------------------------------------------------------------------------
 
@@ -83,6 +84,38 @@ class Targets:
                 return h.project_root
         project = self.config.targets.project
         return project.root if project is not None else "."
+
+    async def load_host_project(self, host: Host) -> ProjectTarget:
+        """The project as deployed on a remote host (compose and env files read over the
+        host interface once per run); its secrets are registered with the redactor."""
+        fut = self._host_projects.get(host.name)
+        if fut is None:
+            from golive.targets.project import HostProject
+
+            cfg = self.config.targets.project
+            if cfg is None:
+                raise TargetUnavailable("no project target is configured (targets.project)")
+            root = self.project_root(host)
+
+            async def load() -> ProjectTarget:
+                return await HostProject.load(cfg, host, root)
+
+            fut = self._host_projects[host.name] = asyncio.ensure_future(load())
+        project = await asyncio.shield(fut)
+        self.redactor.add_all(project.secrets)
+        return project
+
+    def project_on(self, host: Host) -> ProjectTarget:
+        """The project of a host: the local tree for the local machine, else the one
+        `load_host_project` read (the runner loads it before a check that needs it)."""
+        if host.is_local:
+            return self.project
+        fut = self._host_projects.get(host.name)
+        if fut is None or not fut.done() or fut.exception() is not None:
+            raise TargetUnavailable(
+                f"the project on host {host.name} was not loaded (declare needs=('project',))"
+            )
+        return fut.result()
 
     async def probe_host(self, host: Host) -> str | None:
         """Probe a host once per run (connect, host key, login): None, or the reason."""

@@ -38,7 +38,7 @@ def make_project(root: Path) -> None:
     )
     os.chmod(root / "ops" / "docker-compose.yml", 0o644)
     env = root / ".env"
-    env.write_text("JWT_SECRET_KEY=0123456789abcdef0123456789abcdef\n")
+    env.write_text("JWT_SECRET_KEY=Vt9qL2xR7mB4nW8kZ3pH6sJ1dF5gC0yA\n")
     os.chmod(env, 0o600)
     words = " ".join(f"step{i} check the service and record what was done" for i in range(40))
     for name in RUNBOOKS:

@@ -258,3 +258,27 @@ def test_backups_and_their_cron_entry_on_each_host(tmp_path: Path, hosts: Any) -
         "FAIL",
         f"no backup file in {hosts.mount_at}/backups",
     )
+
+
+def test_compose_and_env_files_are_read_on_each_host(tmp_path: Path, hosts: Any) -> None:
+    h2 = hosts.hosts[1]
+    compose = h2.project / "ops" / "docker-compose.yml"
+    compose.write_text(
+        compose.read_text()
+        + "      POSTGRES_PASSWORD: Xq7-literal-Pw-91zz\n"  # pragma: allowlist secret
+    )
+    (h2.project / ".env").write_text("JWT_SECRET_KEY=short\n")
+    checks = [
+        {"id": "security.compose_plaintext_secrets"},
+        {"id": "security.jwt_secret", "params": {"services": ["api"]}},
+    ]
+    run, done = run_json(tmp_path, host_config(tmp_path, hosts, {"security": checks}))
+    v = verdicts(run)
+    assert v[("security.compose_plaintext_secrets", "host1")][0] == "PASS"
+    status, summary = v[("security.compose_plaintext_secrets", "host2")]
+    assert status == "FAIL" and "POSTGRES_PASSWORD" in summary
+    assert v[("security.jwt_secret", "host1")][0] == "PASS", v[("security.jwt_secret", "host1")]
+    assert v[("security.jwt_secret", "host2")][0] == "FAIL"
+    text = json.dumps(run) + done.stdout + done.stderr
+    assert "Xq7-literal-Pw-91zz" not in text  # pragma: allowlist secret
+    assert "Vt9qL2xR7mB4nW8kZ3pH6sJ1dF5gC0yA" not in text  # pragma: allowlist secret
