@@ -68,6 +68,7 @@ class SshHost(Host):
         self._sftp: asyncssh.SFTPClient | None = None
         self._lock = asyncio.Lock()
         self._failed: str | None = None
+        self._mount_points: list[str] | None = None
 
     @property
     def address(self) -> str:
@@ -286,20 +287,42 @@ class SshHost(Host):
         return out
 
     async def disk_space(self, path: str) -> DiskSpace:
-        """SFTP statvfs (OpenSSH extension) for the sizes, `df -P` for the mount point."""
+        """SFTP statvfs (OpenSSH extension) for the sizes; the mount point is the longest
+        mount of /proc/self/mounts (read once) that holds the path's real path, else
+        `df -P PATH` on a host without /proc."""
         _, sftp = await self._session()
         vfs = await _sftp_call(sftp.statvfs(path), path)
-        mount = path
-        done = await self.run(["df", "-P", path], timeout=10)
-        lines = done.stdout.strip().splitlines()
-        if done.ok and len(lines) >= 2 and len(lines[-1].split()) >= 6:
-            mount = lines[-1].split(None, 5)[5]
+        real = str(await _sftp_call(sftp.realpath(path), path))
+        mounts = await self._mounts()
+        inside = [m for m in mounts if real == m or real.startswith(m.rstrip("/") + "/")]
+        mount = max(inside, key=len) if inside else await self._df_mount(path)
         return DiskSpace(
             mount,
             vfs.blocks * vfs.frsize,
             vfs.bavail * vfs.frsize,
             bool(vfs.flags & 1),  # ST_RDONLY
         )
+
+    async def _mounts(self) -> list[str]:
+        if self._mount_points is None:
+            try:
+                text = await self.read_text("/proc/self/mounts")
+            except OSError:
+                text = ""
+            points = []
+            for line in text.splitlines():
+                fields = line.split()
+                if len(fields) >= 2:
+                    points.append(fields[1].replace("\\040", " "))
+            self._mount_points = points
+        return self._mount_points
+
+    async def _df_mount(self, path: str) -> str:
+        done = await self.run(["df", "-P", path], timeout=10)
+        lines = done.stdout.strip().splitlines()
+        if done.ok and len(lines) >= 2 and len(lines[-1].split()) >= 6:
+            return lines[-1].split(None, 5)[5]
+        return path
 
     async def run(self, argv: Sequence[str], *, timeout: float) -> subproc.Completed:
         """Run `argv` in the remote user's shell, quoted; at `timeout` the remote process is
