@@ -408,12 +408,14 @@ async def cron(
     every host of `targets.hosts` (`crontab -l` and `ps` over SSH, files over SFTP)."""
     from croniter import croniter
 
+    # a loaded remote host may take seconds to start a session: half the check's time
+    cap = min(10.0, ctx.timeout) if ctx.host.is_local else max(1.0, ctx.timeout / 2)
     entries, notes = await _crontabs(
         ctx.host,
         user,
         files,
         dirs,
-        min(10.0, ctx.timeout),
+        cap,
         user_crontab,
         [_host_path(ctx, f) for f in crontab_files],
     )

@@ -85,7 +85,12 @@ def hosts(ssh_hosts: Any) -> Iterator[Any]:
     """The session's SSH hosts, each back to the clean project and crontab afterwards."""
     yield ssh_hosts
     for h in ssh_hosts.hosts:
-        shutil.rmtree(h.project)
+        # empty the copy, not replace it: the host's bind mount holds this very directory
+        for child in h.project.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
         make_project(h.project)
         tab = h.crontabs / "root"
         tab.write_text(CRONTAB)
