@@ -84,6 +84,7 @@ def config(path: Path, hosts: sshhosts.HostSet, n: int) -> Path:
 
 
 def timed_run(cfg: Path, out: Path) -> tuple[float, dict[str, int]]:
+    before = os.times()
     subprocess.run(
         [sys.executable, "-m", "golive", "run", "--config", str(cfg), "-o", f"json:{out}"],
         capture_output=True,
@@ -92,7 +93,12 @@ def timed_run(cfg: Path, out: Path) -> tuple[float, dict[str, int]]:
         check=False,
     )
     run = json.loads(out.read_text())
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
     if os.environ.get("GOLIVE_BENCH_DETAIL"):
+        print(f"    golive process CPU {cpu:.2f}s")
         for r in run["results"]:
             print(f"    {r['id']}@{r['host']}: {r['duration']:.2f}s")
     statuses: dict[str, int] = {}

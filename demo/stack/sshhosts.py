@@ -180,6 +180,12 @@ def _sshd_config(hs: HostSet, h: TestHost, options: dict[str, str]) -> str:
         "MaxStartups": "100",
         "MaxSessions": "100",
     }
+    # HOME is the host's directory: bash sources ~/.bashrc for commands run over SSH, and
+    # the machine's root may have a slow one (it is not part of the host being checked)
+    env = f"HOME={h.dir}"
+    if "SetEnv" in options:
+        options = {**options, "SetEnv": f"{env} {options['SetEnv']}"}
+    settings["SetEnv"] = env
     settings.update(options)
     return "".join(f"{k} {v}\n" for k, v in settings.items())
 

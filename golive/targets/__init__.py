@@ -238,11 +238,11 @@ class Targets:
             except Exception:
                 continue
         self._built.clear()
-        for host in (self._hosts or {}).values():
-            try:
-                await asyncio.wait_for(host.close(), 5)
-            except Exception:
-                continue
+        hosts = list((self._hosts or {}).values())
+        if hosts:  # connections close concurrently, not one host after another
+            await asyncio.gather(
+                *(asyncio.wait_for(h.close(), 5) for h in hosts), return_exceptions=True
+            )
 
     # typed accessors used by Context
     @property
