@@ -69,6 +69,7 @@ class SshHost(Host):
         self._lock = asyncio.Lock()
         self._failed: str | None = None
         self._mount_points: list[str] | None = None
+        self._walks: dict[tuple[str, frozenset[str]], asyncio.Future[list[WalkEntry]]] = {}
 
     @property
     def address(self) -> str:
@@ -256,7 +257,20 @@ class SshHost(Host):
 
     async def walk(self, root: str, skip_dirs: frozenset[str] = frozenset()) -> list[WalkEntry]:
         """SFTP readdir of each directory, a level at a time (directories of a level are
-        listed concurrently, so the walk costs one round trip per depth, not per directory)."""
+        listed concurrently, so the walk costs one round trip per depth, not per directory).
+        A host lives for one run: the checks that walk the same tree share one walk."""
+        key = (root, skip_dirs)
+        fut = self._walks.get(key)
+        if fut is None:
+            fut = self._walks[key] = asyncio.ensure_future(self._walk(root, skip_dirs))
+        try:
+            return list(await asyncio.shield(fut))
+        except BaseException:
+            if fut.done():
+                self._walks.pop(key, None)  # a failed walk is tried again by the next check
+            raise
+
+    async def _walk(self, root: str, skip_dirs: frozenset[str]) -> list[WalkEntry]:
         _, sftp = await self._session()
         top = await _sftp_call(sftp.stat(root), root)
         out = [WalkEntry(".", _fs(top))]
