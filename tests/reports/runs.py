@@ -7,8 +7,9 @@ Both go through `golive.decision` so that gates and decision are computed, not i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
-from golive.decision import DEFAULT_GATES, decide, gate_results
+from golive.decision import DEFAULT_GATES, SignoffPolicy, decide, gate_results
 from golive.models import (
     CheckResult,
     Finding,
@@ -154,9 +155,11 @@ def make_run(
     environment: str = "production",
     sections: dict[str, str] | None = None,
     started_at: str = "2026-05-04T10:00:00+00:00",
+    policy: SignoffPolicy | None = None,
 ) -> Run:
     """A run whose gates and decision come from golive.decision."""
-    gates = gate_results(results, DEFAULT_GATES, signoffs, require_signoff=require_signoff)
+    policy = policy or SignoffPolicy(require_signoff=require_signoff)
+    gates = gate_results(results, DEFAULT_GATES, signoffs, policy=policy)
     decision = decide(results, Severity.HIGH, gates=gates)
     return Run(
         run_id=run_id,
@@ -177,7 +180,8 @@ def make_run(
             "strict": False,
             "allow_writes": False,
             "selection": {"sections": [], "checks": [], "tags": [], "exclude": []},
-            "require_signoff": require_signoff,
+            "require_signoff": policy.require_signoff,
+            "approvals": policy.settings(),
         },
         results=list(results),
         decision=decision,
@@ -186,12 +190,30 @@ def make_run(
     )
 
 
+SAM_KEY = "SHA256:QfZ0wIEr1B0lqHkN8A3Nn2v9pQm5e0xLr7tY4uWkS6c"
+UNSIGNED = "not signed: a name typed with --by proves nothing"
+
+
 def sample_run(**kw: object) -> Run:
-    """A realistic NO-GO run with a sign-off on the security gate."""
+    """A realistic NO-GO run: a verified sign-off on the monitoring gate, an unverified one on
+    the security gate, which needs two verified signers."""
     signoffs = [
-        SignOff("monitoring", "Sam Approver", "2026-05-04T11:00:00+00:00", "Dashboards reviewed")
+        SignOff(
+            "monitoring",
+            "Sam Approver",
+            "2026-05-04T11:00:00+00:00",
+            "Dashboards reviewed",
+            verified=True,
+            key=SAM_KEY,
+        ),
+        SignOff("security", "Lee Reviewer", "2026-05-04T11:05:00+00:00", problem=UNSIGNED),
     ]
-    return make_run(sample_results(), signoffs=signoffs, **kw)  # type: ignore[arg-type]
+    policy = SignoffPolicy(
+        require_signoff=bool(kw.pop("require_signoff", False)),
+        signed=True,
+        minimum={"security": 2},
+    )
+    return make_run(sample_results(), signoffs=signoffs, policy=policy, **kw)  # type: ignore[arg-type]
 
 
 SCRIPT = "<script>document.documentElement.setAttribute('data-pwned','script')</script>"
@@ -236,3 +258,30 @@ def hostile_run() -> Run:
         sections={"security": HOSTILE},
         run_id=HOSTILE,
     )
+
+
+def waited_run(directory: Path) -> Run:
+    """A real `golive run --wait` (through the engine): the file a generic `file` check wants
+    is created after round 1, so round 2 turns it FAIL -> PASS and the run ends in GO."""
+    from golive.engine import Options, execute, make_redactor
+    from golive.plan import resolve
+    from golive.registry import build_registry
+    from golive.runner import Events
+    from golive.testing import load_dict
+
+    flag = directory / "flag"
+    entry = {
+        "id": "lab.appears",
+        "uses": "file",
+        "title": "The flag file exists",
+        "severity": "high",
+        "params": {"path": str(flag)},
+    }
+    config = load_dict({"sections": {"lab": {"checks": [entry]}}})
+
+    def after(run: Run) -> None:
+        flag.touch()
+
+    planned = resolve(config, build_registry())
+    options = Options(wait=600.0, interval=0.01)
+    return execute(config, planned, options, make_redactor(config), Events(round_finished=after))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from golive.reports.markdown import MAX_CHARS, code, esc, render
 
 from golive.models import Severity, Status
-from tests.reports.runs import hostile_run, make_run, result, sample_run
+from tests.reports.runs import hostile_run, make_run, result, sample_run, waited_run
 
 
 def table_rows(text: str, heading: str) -> list[list[str]]:
@@ -42,7 +43,7 @@ def test_decision_reasons_counts_and_blocking_checks() -> None:
     )
 
 
-def test_gates_with_signoffs_and_awaiting() -> None:
+def test_gates_show_verified_signers_unverified_entries_and_what_is_still_needed() -> None:
     text = render(sample_run(require_signoff=True))
     gates = table_rows(text, "### Approval gates")
     assert len(gates) == 7
@@ -50,8 +51,18 @@ def test_gates_with_signoffs_and_awaiting() -> None:
         "Monitoring active",
         "⏭️ SKIP",
         "✔ Sam Approver (2026-05-04 11:00 UTC): Dashboards reviewed",
+        "—",
+        "none: complete (1 required)",
     ]
-    assert gates[0][2] == "**awaiting sign-off**"
+    assert gates[1] == [
+        "Security clearance",
+        "❌ FAIL",
+        "—",
+        "Lee Reviewer (2026-05-04 11:05 UTC): not signed: a name typed with --by proves nothing",
+        "**awaiting sign-off: 2 more of 2**",
+    ]
+    assert gates[0][2:] == ["—", "—", "**awaiting sign-off: 1 more of 1**"]
+    assert table_rows(render(sample_run()), "### Approval gates")[2][4] == "— (not required)"
 
 
 def test_every_result_is_listed_by_section_inside_details() -> None:
@@ -114,3 +125,14 @@ def test_a_conditional_run_lists_what_needs_attention() -> None:
     run = make_run([result("operations.cron", Status.FAIL, "No backup job.", Severity.LOW)])
     text = render(run)
     assert "### Needs attention" in text and "### Blocking checks" not in text
+
+
+def test_a_run_that_waited_says_how_many_rounds_and_what_changed(tmp_path: Path) -> None:
+    text = render(waited_run(tmp_path))
+    assert re.search(
+        r"^Waited: 2 rounds \(--wait 10m, --interval 0\.01s\): GO reached\. Changes: round 2 "
+        r"\(t\+\d+s\): lab\.appears FAIL → PASS; GO$",
+        text,
+        re.M,
+    ), text
+    assert "- GO in round 2 of --wait 10m" in text

@@ -6,20 +6,19 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from golive.reports.prometheus import render
 
 from golive.models import Status
-from tests.reports.runs import HOSTILE, hostile_run, make_run, result, sample_run
+from tests.reports.runs import HOSTILE, hostile_run, make_run, result, sample_run, waited_run
 
 
 def promtool(text: str) -> tuple[int, str]:
-    binary = shutil.which("promtool")
-    if binary is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("not installed: promtool (Debian package prometheus)")
-        pytest.skip("not installed: promtool (Debian package prometheus)")
+    from tests.conftest import tool
+
+    binary = tool("promtool")
     proc = subprocess.run(
         [binary, "check", "metrics"],
         input=text,
@@ -84,7 +83,9 @@ def test_check_status_decision_and_run_metrics() -> None:
     assert s["golive_run_interrupted"] == 0
     assert s['golive_checks{status="FAIL"}'] == 2 and s['golive_checks{status="PASS"}'] == 3
     assert s['golive_gate_signed_off{gate="monitoring"}'] == 1
-    assert s['golive_gate_signed_off{gate="security"}'] == 0
+    assert s['golive_gate_signed_off{gate="security"}'] == 0  # only an unverified name
+    assert s['golive_gate_verified_signers{gate="monitoring"}'] == 1
+    assert s['golive_gate_signatures_needed{gate="security"}'] == 2
     assert s['golive_gate_status{gate="security"}'] == 5
     assert (
         'golive_run_info{run_id="20260504T100000-abc123",project="ordinaut",environment="production",'
@@ -109,3 +110,10 @@ def test_the_decision_values() -> None:
     warn = make_run([result("security.x", Status.WARN, "hm")])
     assert samples(render(ok))['golive_decision{verdict="GO"}'] == 0
     assert samples(render(warn))['golive_decision{verdict="CONDITIONAL"}'] == 1
+
+
+def test_rounds_of_a_run_that_waited(tmp_path: Path) -> None:
+    text = render(waited_run(tmp_path))
+    assert samples(text)["golive_run_rounds"] == 2
+    assert promtool(text) == (0, "")
+    assert samples(render(sample_run()))["golive_run_rounds"] == 1
