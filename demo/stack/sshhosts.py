@@ -29,25 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from demo.stack import procs
+from demo.stack import prereq, procs
 
-SSHD = "/usr/sbin/sshd"
 CRONTABS = Path("/var/spool/cron/crontabs")
 STATE_FILE = "hosts.json"
+PROGRAMS = ("sshd", "ssh-keygen", "unshare", "mount", "sh")  # all listed in prereq.TOOLS
 
 
 def missing_binaries() -> list[str]:
-    """What the test hosts cannot start without."""
-    need = {
-        SSHD: "openssh-server",
-        "ssh-keygen": "openssh-client",
-        "unshare": "util-linux",
-        "mount": "mount",
-    }
-    out = []
-    for binary, package in need.items():
-        if shutil.which(binary) is None and not Path(binary).exists():
-            out.append(f"{binary} ({package})")
+    """What the test hosts cannot start without (with the Debian package to install)."""
+    out = [f"{t.name} ({t.package})" for t in map(prereq.tool, PROGRAMS) if t.find() is None]
     if os.geteuid() != 0:
         out.append("root (mount namespaces and sshd)")
     return out
@@ -157,7 +148,18 @@ def _keygen(path: Path, comment: str) -> None:
     if path.exists():
         return
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        [
+            prereq.path("ssh-keygen"),
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            comment,
+            "-f",
+            str(path),
+        ],
         check=True,
         stdin=subprocess.DEVNULL,
     )
@@ -194,16 +196,18 @@ def _launch(hs: HostSet, h: TestHost, options: dict[str, str]) -> None:
     conf = h.dir / "sshd_config"
     conf.write_text(_sshd_config(hs, h, options))
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
+    mount = shlex.quote(prereq.path("mount"))
     script = " && ".join(
         [
-            f"mount --bind {shlex.quote(str(h.project))} {shlex.quote(str(hs.mount_at))}",
-            f"mount --bind {shlex.quote(str(h.crontabs))} {shlex.quote(str(CRONTABS))}",
+            f"{mount} --bind {shlex.quote(str(h.project))} {shlex.quote(str(hs.mount_at))}",
+            f"{mount} --bind {shlex.quote(str(h.crontabs))} {shlex.quote(str(CRONTABS))}",
             # -r: no re-exec per connection (saves CPU when many test hosts share a machine)
-            f"exec {SSHD} -D -e -r -f {shlex.quote(str(conf))}",
+            f"exec {shlex.quote(prereq.path('sshd'))} -D -e -r -f {shlex.quote(str(conf))}",
         ]
     )
+    unshare = prereq.path("unshare")
     h.pid = procs.spawn(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        [unshare, "--mount", "--propagation", "private", prereq.path("sh"), "-c", script],
         h.dir / "sshd.log",
     )
     deadline = time.monotonic() + 20

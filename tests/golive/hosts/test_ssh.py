@@ -43,7 +43,7 @@ def test_reads_match_the_local_view_of_the_same_tree(hosts: Any) -> None:
             done = await ssh.run(["crontab", "-l"], timeout=10)
             assert done.ok and "daily_backup.sh" in done.stdout
             with pytest.raises(FileNotFoundError):
-                await ssh.run(["no-such-command-here"], timeout=10)
+                await ssh.run(["golive-no-such-command"], timeout=10)
             t0 = time.monotonic()
             slow = await ssh.run(["sleep", "60"], timeout=1)
             assert slow.timed_out and slow.returncode is None

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import tool
 from tests.golive.hosts.conftest import CRON, PERMS, RUNBOOK_CHECK, host_config
 
 pytestmark = pytest.mark.integration
@@ -75,11 +76,15 @@ def test_each_host_gets_its_own_verdict(tmp_path: Path, hosts: Any) -> None:
 
 
 def test_console_groups_hosts_under_their_check(tmp_path: Path, hosts: Any) -> None:
-    cfg = host_config(tmp_path, hosts, {"operations": [CRON]})
+    cfg = host_config(tmp_path, hosts, {"operations": [CRON, RUNBOOK_CHECK]})
     done = golive("run", "--config", cfg, "--no-color")
-    lines = [ln for ln in done.stdout.splitlines() if "host1" in ln or "host2" in ln]
-    assert len(lines) == 2, done.stdout
-    assert "operations.cron" in lines[0] and "operations.cron" not in lines[1]
+    heads = [ln.split()[1:5] for ln in done.stdout.splitlines() if " on host " in ln]
+    assert heads == [  # a log gets one block per result, a check's hosts one after the other
+        ["operations.cron", "on", "host", "host1"],
+        ["operations.cron", "on", "host", "host2"],
+        ["operations.runbooks", "on", "host", "host1"],
+        ["operations.runbooks", "on", "host", "host2"],
+    ], done.stdout
 
 
 def test_hosts_key_selects_hosts_by_role(tmp_path: Path, hosts: Any) -> None:
@@ -106,7 +111,8 @@ def test_host_faults_give_one_reason_each_and_spare_the_other_hosts(
 
     h1, h2 = hosts.hosts
     stranger = tmp_path / "stranger"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
+    keygen = tool("ssh-keygen")
+    subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
     swapped = tmp_path / "known_hosts_swapped"  # host2's key pinned for host1's address
     swapped.write_text(f"[127.0.0.1]:{h1.port} {h2.host_key_pub}\n")
     empty = tmp_path / "known_hosts_empty"
