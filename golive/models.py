@@ -294,6 +294,19 @@ def duration_text(value: float) -> str:
 
 
 @dataclass(frozen=True)
+class SideEffect:
+    """A record that a target keeps of golive's visit and golive does not remove: e.g. the
+    audit rows an API writes when golive requests a token, or the notifications that
+    Alertmanager sent for golive's test alert. They are the target's own history (often
+    append-only by design), so golive lists them instead of deleting them."""
+
+    target: str
+    what: str
+    check: str = ""  # the check that caused it; "" for the run itself (e.g. the token)
+    records: Sequence[Mapping[str, Any]] = ()
+
+
+@dataclass(frozen=True)
 class Run:
     """A complete run: what was checked, against what, and the decision."""
 
@@ -314,6 +327,7 @@ class Run:
     sections: Mapping[str, str] = field(default_factory=dict)  # id -> title, in order
     interrupted: bool = False
     schema_version: str = SCHEMA_VERSION
+    side_effects: Sequence[SideEffect] = ()
     wait: WaitSummary | None = None  # only with --wait; omitted from JSON otherwise
     #: The run digest golive computed when it saved the run (see golive.approvals.run_digest);
     #: `golive approve` refuses a run file whose evidence no longer matches it.
