@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from golive.api import Context
+from golive.hosts.interface import Host
 
 _SPECIAL = re.compile(r"^@(reboot|yearly|annually|monthly|weekly|daily|midnight|hourly)\b")
 _ENV_LINE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*=")
@@ -22,12 +23,14 @@ _CRON_NAME = re.compile(r"^[A-Za-z0-9_-]+$")  # cron ignores other names in cron
 
 
 def resolve(ctx: Context, path: str) -> Path:
-    """A path as given, or relative to the project root (else the current directory)."""
-    p = Path(os.path.expanduser(path))
+    """A path on the check's host as given, or relative to the host's project root (else,
+    locally, the current directory)."""
+    p = Path(os.path.expanduser(path) if ctx.host.is_local else path)
     if p.is_absolute():
         return p
-    project = ctx.config.targets.project
-    return (Path(project.root) / p) if project is not None else p.resolve()
+    if ctx.config.targets.project is not None:
+        return Path(ctx.project_root) / p
+    return p.resolve() if ctx.host.is_local else p
 
 
 def cron_lines(text: str) -> list[tuple[int, str, str]]:
@@ -47,13 +50,11 @@ def cron_lines(text: str) -> list[tuple[int, str, str]]:
     return out
 
 
-async def _user_crontab(user: str | None) -> tuple[str, str, str | None]:
+async def _user_crontab(host: Host, user: str | None) -> tuple[str, str, str | None]:
     """A user's crontab (`crontab -l [-u user]`): (label, text, problem)."""
-    from golive.subproc import run
-
     label = f"crontab -l -u {user}" if user else "crontab -l"
     try:
-        done = await run(["crontab", "-l", *(["-u", user] if user else [])], timeout=10)
+        done = await host.run(["crontab", "-l", *(["-u", user] if user else [])], timeout=10)
     except OSError as exc:
         return label, "", f"{label}: {exc.strerror or exc}"
     if done.timed_out:
@@ -93,26 +94,36 @@ async def cron_entries(
     The sources are those of operations.cron: a user's crontab, user-format crontab files
     (a missing one is a problem), crontab files and the files of cron.d-style directories
     (whose names cron ignores unless they hold only letters, digits, `_` and `-`)."""
+    host = ctx.host
     sources: list[tuple[str, str]] = []
     problems: list[str] = []
     if user_crontab:
-        label, text, problem = await _user_crontab(cron_user)
+        label, text, problem = await _user_crontab(host, cron_user)
         sources.append((label, text))
         if problem:
             problems.append(problem)
     for p in (resolve(ctx, f) for f in crontab_files):
         try:
-            sources.append((str(p), p.read_text(encoding="utf-8", errors="replace")))
+            sources.append((str(p), await host.read_text(str(p))))
         except OSError as exc:
             problems.append(f"cannot read the crontab file {p}: {exc.strerror}")
     paths = [resolve(ctx, f) for f in cron_files]
     for d in (resolve(ctx, d) for d in cron_dirs):
-        if d.is_dir():
-            paths += sorted(f for f in d.iterdir() if f.is_file() and _CRON_NAME.match(f.name))
-    for p in paths:
-        if p.is_file():
+        dst = await host.stat(str(d))
+        if dst is not None and dst.is_dir:
             try:
-                sources.append((str(p), p.read_text(encoding="utf-8", errors="replace")))
+                names = await host.listdir(str(d))
+            except OSError:
+                names = []
+            for name in names:
+                fst = await host.stat(str(d / name))
+                if fst is not None and fst.is_file and _CRON_NAME.match(name):
+                    paths.append(d / name)
+    for p in paths:
+        fst = await host.stat(str(p))
+        if fst is not None and fst.is_file:
+            try:
+                sources.append((str(p), await host.read_text(str(p))))
             except OSError as exc:
                 problems.append(f"cannot read {p}: {exc.strerror}")
     found: list[dict[str, Any]] = []
@@ -133,12 +144,10 @@ async def cron_entries(
     return found, [s for s, _ in sources], problems
 
 
-async def pg_restore_list(binary: str, path: Path, timeout: float) -> str | None:
-    """None when `pg_restore --list` reads the archive, else why not."""
-    from golive.subproc import run
-
+async def pg_restore_list(host: Host, binary: str, path: Path, timeout: float) -> str | None:
+    """None when `pg_restore --list` (on the host) reads the archive, else why not."""
     try:
-        done = await run([binary, "--list", str(path)], timeout=timeout)
+        done = await host.run([binary, "--list", str(path)], timeout=timeout)
     except OSError as exc:
         return f"cannot run {binary}: {exc.strerror or exc}"
     if done.timed_out:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from golive.api import Context
+from golive.hosts.interface import DiskSpace
 
 GB = 1024**3
 
@@ -45,6 +46,27 @@ def _space(path: str) -> dict[str, Any]:
         "free_pct": round(100.0 * avail / total, 1) if total else 0.0,
         "read_only": bool(st.f_flag & os.ST_RDONLY),
     }
+
+
+def _space_row(space: DiskSpace) -> dict[str, Any]:
+    """The figures `_space` gives, from a host's DiskSpace."""
+    total, avail = space.total, space.available
+    return {
+        "mount": space.mount,
+        "size_gb": round(total / GB, 2),
+        "free_gb": round(avail / GB, 2),
+        "free_pct": round(100.0 * avail / total, 1) if total else 0.0,
+        "read_only": space.read_only,
+    }
+
+
+def _host_path(ctx: Context, path: str) -> str:
+    """A path on the check's host: relative paths start at the host's project root."""
+    if path.startswith("~") and ctx.host.is_local:
+        path = os.path.expanduser(path)
+    if os.path.isabs(path) or ctx.config.targets.project is None:
+        return path
+    return os.path.join(ctx.project_root, path)
 
 
 def _sentence(text: str) -> str:

@@ -11,15 +11,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from golive.api import Context
+
+if TYPE_CHECKING:
+    from golive.targets.project import ProjectTarget
 
 from . import _security as sec
 
 
 async def available(ctx: Context, kind: str) -> bool:
     """True when an optional target is configured and answered its (once-per-run) probe."""
+    if kind == "project" and not ctx.host.is_local:
+        return ctx.targets.configured(kind)  # the runner loaded the project on that host
     return ctx.targets.configured(kind) and await ctx.targets.probe(kind) is None
 
 
@@ -45,7 +50,7 @@ def register_secrets(ctx: Context, values: dict[str, str | None]) -> None:
                 ctx.secret(pw)
 
 
-def _env_file_values(base: Path, spec: Any) -> dict[str, str]:
+def _env_file_values(project: ProjectTarget, base: Path, spec: Any) -> dict[str, str]:
     from golive.interpolate import parse_env_file
 
     items = spec if isinstance(spec, list) else [spec]
@@ -56,7 +61,7 @@ def _env_file_values(base: Path, spec: Any) -> dict[str, str]:
             continue
         p = Path(path) if os.path.isabs(path) else base / path
         try:
-            out.update(parse_env_file(p.read_text(encoding="utf-8", errors="replace")))
+            out.update(parse_env_file(project.read_bytes(p).decode("utf-8", errors="replace")))
         except OSError:
             continue
     return out
@@ -74,7 +79,7 @@ def compose_envs(ctx: Context, services: list[str]) -> list[EnvSource]:
                 continue
             src = per_service.setdefault(str(name), EnvSource(f"compose:{name}", {}))
             if "env_file" in svc:
-                src.values.update(_env_file_values(cf.path.parent, svc["env_file"]))
+                src.values.update(_env_file_values(ctx.project, cf.path.parent, svc["env_file"]))
             env = sec.env_list_to_dict(svc.get("environment"), fallback)
             for var, value in env.items():
                 src.values[var] = value

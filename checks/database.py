@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import stat
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -589,7 +588,7 @@ async def query_plan(
     id="database.backups",
     title="A fresh, readable database backup exists and is scheduled",
     severity=Severity.CRITICAL,
-    needs=(),
+    needs=("host",),
     remediation="Fix the backup job: make the script executable, schedule it in cron (e.g. "
     "`15 2 * * * /usr/local/bin/daily_backup.sh`), and check its log for the reason the "
     "last dump is missing, empty or unreadable.",
@@ -616,35 +615,39 @@ async def backups(
     as; skipped when `user_crontab` is false), the user-format `crontab_files` (as
     operations.cron's; one that cannot be read is a warning), the crontab `cron_files` and
     the files of `cron_dirs`. Relative paths resolve against the project root (e.g.
-    `ops/crontab`)."""
+    `ops/crontab`). Runs on every host of `targets.hosts` (usually `hosts: [db]`), with
+    `crontab -l` and `pg_restore --list` run there."""
     fails: list[str] = []
     warns: list[str] = []
     evidence: dict[str, Any] = {}
+    host = ctx.host
     folder = bk.resolve(ctx, directory)
     evidence["directory"] = str(folder)
     newest: Path | None = None
-    if not folder.is_dir():
+    fst = await host.stat(str(folder))
+    if fst is None or not fst.is_dir:
         fails.append(f"backup directory {folder} does not exist")
     else:
-        files = [
-            p
-            for p in folder.iterdir()
-            if p.is_file()
-            and any(fnmatch.fnmatch(p.name, g) for g in patterns)
-            and not any(fnmatch.fnmatch(p.name, g) for g in ignore)
-        ]
-        evidence["files"] = len(files)
-        if not files:
+        stats = {}
+        for name in await host.listdir(str(folder)):
+            if not any(fnmatch.fnmatch(name, g) for g in patterns) or any(
+                fnmatch.fnmatch(name, g) for g in ignore
+            ):
+                continue
+            found = await host.stat(str(folder / name))
+            if found is not None and found.is_file:
+                stats[folder / name] = found
+        evidence["files"] = len(stats)
+        if not stats:
             fails.append(f"no backup file in {folder}")
         else:
-            newest = max(files, key=lambda p: p.stat().st_mtime)
-            st = newest.stat()
-            age_h = (time.time() - st.st_mtime) / 3600
-            with newest.open("rb") as fh:
-                custom = fh.read(5) == b"PGDMP"
+            newest = max(stats, key=lambda p: stats[p].mtime)
+            st = stats[newest]
+            age_h = (time.time() - st.mtime) / 3600
+            custom = await host.read_bytes(str(newest), 5) == b"PGDMP"
             evidence["newest"] = {
                 "path": str(newest),
-                "bytes": st.st_size,
+                "bytes": st.size,
                 "age_hours": round(age_h, 2),
                 "format": "pg_dump custom" if custom else "other",
             }
@@ -652,10 +655,12 @@ async def backups(
                 fails.append(
                     f"newest backup {newest.name} is {age_h:.0f} h old (limit {max_age_hours:g} h)"
                 )
-            if st.st_size == 0:
+            if st.size == 0:
                 fails.append(f"newest backup {newest.name} is empty")
             elif custom:
-                problem = await bk.pg_restore_list(pg_restore, newest, max(5.0, ctx.timeout / 2))
+                problem = await bk.pg_restore_list(
+                    host, pg_restore, newest, max(5.0, ctx.timeout / 2)
+                )
                 evidence["pg_restore_list"] = problem or "ok"
                 if problem and problem.startswith("cannot run"):
                     warns.append(f"could not verify {newest.name}: {problem}")
@@ -663,12 +668,13 @@ async def backups(
                     fails.append(f"pg_restore cannot read {newest.name}: {problem}")
     if script is not None:
         sp = bk.resolve(ctx, script)
-        info: dict[str, Any] = {"path": str(sp), "exists": sp.is_file()}
-        if not sp.is_file():
+        sst = await host.stat(str(sp))
+        info: dict[str, Any] = {"path": str(sp), "exists": sst is not None and sst.is_file}
+        if sst is None or not sst.is_file:
             fails.append(f"backup script {sp} does not exist")
         else:
-            mode = stat.S_IMODE(sp.stat().st_mode)
-            runnable = os.access(sp, os.X_OK) and bool(mode & 0o111)
+            mode = sst.perm
+            runnable = bool(mode & 0o111) and (not host.is_local or os.access(sp, os.X_OK))
             info.update(mode=f"{mode:04o}", executable=runnable)
             if not info["executable"]:
                 fails.append(f"backup script {sp} is not executable (mode {mode:04o})")

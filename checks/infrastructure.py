@@ -19,10 +19,12 @@ from ._infrastructure import (
     GB,
     _can_write,
     _compose_cli,
+    _host_path,
     _hostport,
     _resolve,
     _sentence,
     _space,
+    _space_row,
     _strings,
     _target_ports,
     _tcp,
@@ -107,6 +109,7 @@ async def engine(
     id="infrastructure.disk",
     title="Every data path has enough free disk space",
     severity=Severity.HIGH,
+    needs=("host",),
     tags=("infrastructure", "capacity"),
     remediation="Free disk space (prune images, rotate logs, expire backups) or grow the volume.",
 )
@@ -120,16 +123,17 @@ async def disk(
     """Measures the free space (as available to unprivileged users) of the filesystem
     holding each path: WARN under `warn_below_pct` percent, FAIL under `fail_below_pct`.
     Paths that do not exist are listed and make the check WARN (or FAIL / nothing, with
-    `missing`)."""
+    `missing`). Runs on every host of `targets.hosts` (relative paths start at the host's
+    project root)."""
     rows: list[dict[str, Any]] = []
     fails, warns, absent = [], [], []
     for raw in paths:
-        p = _resolve(ctx, raw)
-        if not p.exists():
+        path = _host_path(ctx, raw)
+        if await ctx.host.stat(path) is None:
             absent.append(raw)
             rows.append({"path": raw, "result": "missing"})
             continue
-        space = await asyncio.to_thread(_space, str(p))
+        space = _space_row(await ctx.host.disk_space(path))
         row = {"path": raw, **{k: space[k] for k in ("mount", "size_gb", "free_gb", "free_pct")}}
         if space["free_pct"] < fail_below_pct:
             row["result"] = "FAIL"
@@ -252,7 +256,7 @@ async def ports(
     id="infrastructure.compose",
     title="Compose files are valid and every service has a healthcheck and a restart policy",
     severity=Severity.HIGH,
-    needs=("project",),
+    needs=("project", "host"),
     tags=("infrastructure",),
     remediation=(
         "Set every variable that a `${VAR:?}` requires (in .env or the environment), fix "

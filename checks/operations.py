@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from golive.api import Context, Finding, Outcome, Severity, check
+from golive.hosts.interface import Host
 
 DEFAULT_RUNBOOKS = [
     "ops/DISASTER_RECOVERY.md",
@@ -40,6 +41,15 @@ _DATED = re.compile(
 )
 
 
+def _host_path(ctx: Context, path: str) -> str:
+    """A path on the check's host: relative paths start at the host's project root."""
+    if path.startswith("~") and ctx.host.is_local:
+        path = os.path.expanduser(path)
+    if os.path.isabs(path) or ctx.config.targets.project is None:
+        return path
+    return os.path.join(ctx.project_root, path)
+
+
 def _resolve(ctx: Context, path: str) -> Path:
     p = Path(os.path.expanduser(path))
     project = ctx.config.targets.project
@@ -60,14 +70,14 @@ def _placeholder_pattern(placeholders: list[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts)) if parts else None
 
 
-def _updated(p: Path, text: str) -> tuple[date, str]:
+def _updated(mtime: float, text: str) -> tuple[date, str]:
     """When a document was last updated: a stated date, else its modification time."""
     for m in _DATED.finditer(text):
         try:
             return date.fromisoformat(m.group(1)), "stated in the document"
         except ValueError:
             continue
-    return datetime.fromtimestamp(p.stat().st_mtime, timezone.utc).date(), "file modification time"
+    return datetime.fromtimestamp(mtime, timezone.utc).date(), "file modification time"
 
 
 def _sentence(text: str) -> str:
@@ -78,7 +88,7 @@ def _sentence(text: str) -> str:
     id="operations.runbooks",
     title="The operations runbooks exist, are complete and current",
     severity=Severity.HIGH,
-    needs=("project",),
+    needs=("project", "host"),
     tags=("operations",),
     remediation="Write or finish each runbook (no [FILL IN]/TODO/TBD left); review stale ones.",
 )
@@ -102,19 +112,20 @@ async def runbooks(
     fails: list[str] = []
     stale: list[str] = []
     for doc in documents:
-        p = _resolve(ctx, doc)
-        if not p.is_file():
+        path = _host_path(ctx, doc)
+        st = await ctx.host.stat(path)
+        if st is None or not st.is_file:
             rows.append({"document": doc, "result": "missing"})
             fails.append(f"{doc} is missing")
             continue
-        text = await asyncio.to_thread(p.read_text, encoding="utf-8", errors="replace")
+        text = await ctx.host.read_text(path)
         words = len(re.findall(r"\w+", text))
         hits = []
         for n, line in enumerate(text.splitlines(), 1):
             for m in pattern.finditer(line) if pattern else ():
                 hits.append(m.group(0))
                 findings.append(Finding(doc, f"placeholder {m.group(0)!r} left in the runbook", n))
-        updated, source = _updated(p, text)
+        updated, source = _updated(st.mtime, text)
         age = (today - updated).days
         problems = []
         if words < min_words:
@@ -157,11 +168,13 @@ async def runbooks(
     )
 
 
-async def _syntax_error(p: Path, timeout: float) -> str | None:
+async def _syntax_error(host: Host, path: str, timeout: float) -> str | None:
     from golive import subproc
 
-    with p.open("rb") as fh:
-        first = fh.readline(200).decode("utf-8", "replace")
+    try:
+        first = (await host.read_bytes(path, 200)).split(b"\n", 1)[0].decode("utf-8", "replace")
+    except OSError:
+        return None
     shell = (
         "bash"
         if re.match(r"#!\s*\S*(bash)", first)
@@ -172,7 +185,7 @@ async def _syntax_error(p: Path, timeout: float) -> str | None:
     if shell is None:
         return None
     try:
-        done = await subproc.run([shell, "-n", str(p)], timeout=timeout)
+        done = await host.run([shell, "-n", path], timeout=timeout)
     except OSError:
         return None
     if done.ok:
@@ -184,6 +197,7 @@ async def _syntax_error(p: Path, timeout: float) -> str | None:
     id="operations.scripts",
     title="The operational scripts are installed, executable and not writable by others",
     severity=Severity.HIGH,
+    needs=("host",),
     tags=("operations",),
     remediation=(
         "Install each script with `install -m 0755 -o root`, remove write access for others "
@@ -199,30 +213,36 @@ async def scripts(
     is executable, and neither it nor its directory is writable by others (a directory
     with the sticky bit is allowed): FAIL otherwise. A group-writable script is a WARN.
     Shell scripts (#!/bin/sh, bash) are parsed with `sh -n`/`bash -n` (no execution):
-    FAIL on a syntax error."""
+    FAIL on a syntax error. Runs on every host of `targets.hosts` (`sh -n`/`bash -n`
+    there)."""
     rows: list[dict[str, Any]] = []
     fails: list[str] = []
     warns: list[str] = []
+    host = ctx.host
     for raw in scripts:
-        p = _resolve(ctx, raw)
-        if not p.exists():
+        path = _host_path(ctx, raw)
+        st = await host.stat(path)
+        if st is None:
             rows.append({"script": raw, "result": "missing"})
             fails.append(f"{raw} is missing")
             continue
-        if not p.is_file():
+        if not st.is_file:
             rows.append({"script": raw, "result": "not a file"})
             fails.append(f"{raw} is not a regular file")
             continue
-        mode = stat.S_IMODE(p.stat().st_mode)
-        dmode = p.parent.stat().st_mode
+        mode = st.perm
+        parent = os.path.dirname(path) or "."
+        dst = await host.stat(parent)
+        dmode = dst.mode if dst is not None else 0
         problems = []
-        if not mode & 0o111 or not os.access(p, os.X_OK):
+        executable = bool(mode & 0o111) and (not host.is_local or os.access(path, os.X_OK))
+        if not executable:
             problems.append(f"is not executable (mode {mode:04o})")
         if mode & stat.S_IWOTH:
             problems.append(f"is writable by others (mode {mode:04o})")
         if dmode & stat.S_IWOTH and not dmode & stat.S_ISVTX:
-            problems.append(f"sits in a directory anyone can write to ({p.parent})")
-        error = await _syntax_error(p, min(10.0, ctx.timeout)) if syntax_check else None
+            problems.append(f"sits in a directory anyone can write to ({parent})")
+        error = await _syntax_error(host, path, min(10.0, ctx.timeout)) if syntax_check else None
         if error:
             problems.append(f"has a syntax error: {error}")
         if problems:
@@ -279,12 +299,13 @@ def _daemon_running() -> bool:
 
 
 async def _crontabs(
+    host: Host,
     user: str | None,
     files: list[str],
     dirs: list[str],
     timeout: float,
     user_crontab: bool = True,
-    crontab_files: list[Path] = [],  # noqa: B006 - read only
+    crontab_files: list[str] = [],  # noqa: B006 - read only
 ) -> tuple[list[dict[str, str]], list[str]]:
     from golive import subproc
 
@@ -293,7 +314,7 @@ async def _crontabs(
     argv = ["crontab", "-l"] + (["-u", user] if user else [])
     label = f"crontab of {user}" if user else "crontab of the current user"
     try:
-        done = await subproc.run(argv, timeout=timeout) if user_crontab else None
+        done = await host.run(argv, timeout=timeout) if user_crontab else None
     except OSError:
         done = None
         notes.append("the crontab command is not installed")
@@ -301,40 +322,66 @@ async def _crontabs(
         entries += _cron_entries(done.stdout, label, system=False)
     elif done is not None and "no crontab" in done.stderr.lower():
         notes.append(f"{label}: none installed")
+    elif done is not None and done.timed_out:
+        where = "" if host.is_local else f" on host {host.name}"
+        raise TimeoutError(f"crontab -l did not finish within {timeout:g}s{where}")
     elif done is not None:
         notes.append(f"{label}: {' '.join(subproc.tail(done.stderr, 2)) or 'crontab -l failed'}")
     for p in crontab_files:  # user crontabs: no user field
         try:
-            text = await asyncio.to_thread(p.read_text, encoding="utf-8", errors="replace")
+            text = await host.read_text(p)
         except OSError as exc:
             notes.append(f"cannot read the crontab file {p}: {exc.strerror or exc}")
             continue
-        entries += _cron_entries(text, str(p), system=False)
-    paths = [Path(f) for f in files]
-    for d in map(Path, dirs):
-        if d.is_dir():
-            for f in sorted(d.iterdir()):
-                if f.name.startswith("."):
-                    continue  # hidden files (e.g. Debian's .placeholder) are not jobs
-                if f.is_file() and not _CRON_NAME.match(f.name):
-                    notes.append(
-                        f"{f} is ignored by cron (names may only hold letters, digits, _ and -)"
-                    )
-                elif f.is_file():
-                    paths.append(f)
-    for p in paths:
+        entries += _cron_entries(text, p, system=False)
+    paths = list(files)
+    for d in dirs:
+        st = await host.stat(d)
+        if st is None or not st.is_dir:
+            continue
         try:
-            text = await asyncio.to_thread(p.read_text, encoding="utf-8", errors="replace")
+            names = await host.listdir(d)
         except OSError:
             continue
-        entries += _cron_entries(text, str(p), system=True)
+        for name in names:
+            if name.startswith("."):
+                continue  # hidden files (e.g. Debian's .placeholder) are not jobs
+            f = os.path.join(d, name)
+            fst = await host.stat(f)
+            if fst is None or not fst.is_file:
+                continue
+            if not _CRON_NAME.match(name):
+                notes.append(
+                    f"{f} is ignored by cron (names may only hold letters, digits, _ and -)"
+                )
+            else:
+                paths.append(f)
+    for p in paths:
+        try:
+            text = await host.read_text(p)
+        except OSError:
+            continue
+        entries += _cron_entries(text, p, system=True)
     return entries, notes
+
+
+async def _daemon_running_on(host: Host) -> bool:
+    """A cron daemon process runs on the host (/proc locally, `ps` over SSH)."""
+    if host.is_local:
+        return await asyncio.to_thread(_daemon_running)
+    try:
+        done = await host.run(["ps", "-e", "-o", "comm="], timeout=10)
+    except OSError:
+        return False
+    names = {line.strip() for line in done.stdout.splitlines()}
+    return bool(names & {"cron", "crond", "cronie", "fcron", "dcron"})
 
 
 @check(
     id="operations.cron",
     title="Backup and health-check jobs are scheduled in cron",
     severity=Severity.HIGH,
+    needs=("host",),
     tags=("operations", "backup"),
     remediation="Install the jobs (e.g. `crontab ops/crontab`) and keep the cron daemon running.",
 )
@@ -357,16 +404,20 @@ async def cron(
     croniter accepts; the next run of each is shown. FAIL when a job is missing or a
     schedule is invalid. With `check_daemon`, WARN when no cron daemon process runs on
     this host (the jobs would never start). Files in cron.d whose names cron ignores (e.g.
-    with a dot) are reported and not counted; an unreadable crontab file is a note."""
+    with a dot) are reported and not counted; an unreadable crontab file is a note. Runs on
+    every host of `targets.hosts` (`crontab -l` and `ps` over SSH, files over SFTP)."""
     from croniter import croniter
 
+    # a loaded remote host may take seconds to start a session: half the check's time
+    cap = min(10.0, ctx.timeout) if ctx.host.is_local else max(1.0, ctx.timeout / 2)
     entries, notes = await _crontabs(
+        ctx.host,
         user,
         files,
         dirs,
-        min(10.0, ctx.timeout),
+        cap,
         user_crontab,
-        [_resolve(ctx, f) for f in crontab_files],
+        [_host_path(ctx, f) for f in crontab_files],
     )
     now = datetime.now().astimezone()
     rows: list[dict[str, Any]] = []
@@ -412,7 +463,7 @@ async def cron(
     for r in rows:  # the earliest next run of each job
         first[r["job"]] = min(first.get(r["job"], r["next_run"]), r["next_run"])
     nexts = ", ".join(f"{job} next at {when}" for job, when in first.items())
-    if check_daemon and not await asyncio.to_thread(_daemon_running):
+    if check_daemon and not await _daemon_running_on(ctx.host):
         evidence["daemon"] = "not running"
         return Outcome.warn(
             f"Jobs are scheduled ({nexts}) but no cron daemon runs on this host", evidence=evidence

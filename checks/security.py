@@ -12,17 +12,22 @@ environment from compose files and containers), `_secretscan.py` (the detect-sec
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import stat
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from golive.api import Context, Finding, Outcome, Severity, check
 from golive.openapi import answer_reason
+
+if TYPE_CHECKING:
+    from golive.hosts.interface import Host
 
 from . import _secretscan as secretscan
 from . import _security as sec
@@ -51,9 +56,15 @@ from ._security_host import (
     _DANGEROUS_MEMBERSHIPS,
     _ROLE_ATTRS,
     _container_problems,
-    _is_private_key_file,
     _raw_entries,
 )
+
+
+async def _is_private_key_on(host: Host, path: str) -> bool:
+    try:
+        return b"PRIVATE KEY" in await host.read_bytes(path, 8192)
+    except OSError:
+        return False
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
@@ -64,7 +75,7 @@ def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: A
     id="security.secrets_scan",
     title="No secrets are committed in the project tree",
     severity=Severity.HIGH,
-    needs=("project",),
+    needs=("project", "host"),
     remediation="Move each reported secret to the .env file or a secret store, rotate it (it "
     "has been exposed), and record reviewed false positives in a detect-secrets baseline "
     "(`detect-secrets scan --all-files > .secrets.baseline`) or mark the line with "
@@ -89,53 +100,183 @@ async def secrets_scan(
     project's env_files such as `.env`: secrets belong there; security.file_permissions
     checks that they are private). Secrets listed in a detect-secrets `baseline` file are
     known and not reported, unless audited as real (`is_secret: true`). Reports file:line and
-    the kind of secret, never its value."""
-    root = ctx.project.root
+    the kind of secret, never its value. Runs on every host of `targets.hosts`: a remote
+    tree is walked over SFTP and its files are copied into a private temporary directory
+    (mode 0700, removed at the end) for detect-secrets, which reads files by path."""
+    if not ctx.host.is_local:
+        with tempfile.TemporaryDirectory(prefix="golive-secrets-") as tmp:
+            return await _secrets_scan(
+                ctx, baseline, exclude, secret_files, max_file_bytes, max_findings, Path(tmp)
+            )
+    return await _secrets_scan(ctx, baseline, exclude, secret_files, max_file_bytes, max_findings)
+
+
+async def _fetch(host: Host, root: str, rels: list[str], into: Path) -> list[str]:
+    """Copy files of a remote tree into a private local directory (at most 16 reads at a
+    time); returns the ones that could not be read."""
+    sem = asyncio.Semaphore(16)
+    failed: list[str] = []
+
+    async def one(rel: str) -> None:
+        async with sem:
+            try:
+                data = await host.read_bytes(os.path.join(root, rel))
+            except OSError:
+                failed.append(rel)
+                return
+        dest = into / rel
+        dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        dest.write_bytes(data)
+
+    await asyncio.gather(*(one(r) for r in rels))
+    return failed
+
+
+async def _digests(host: Host, root: str, rels: list[str]) -> dict[str, str]:
+    """sha256 of each file, computed on the host (`sha256sum`, 200 files a call); files it
+    cannot hash are left out (they are then copied and scanned)."""
+    out: dict[str, str] = {}
+    for i in range(0, len(rels), 200):
+        chunk = {os.path.join(root, rel): rel for rel in rels[i : i + 200]}
+        try:
+            done = await host.run(["sha256sum", "--", *chunk], timeout=60)
+        except OSError:
+            return out
+        for line in done.stdout.splitlines():
+            digest, _, path = line.partition("  ")
+            if path in chunk and len(digest) == 64:
+                out[chunk[path]] = digest
+    return out
+
+
+async def _scan_remote(
+    ctx: Context,
+    chosen: list[str],
+    plugins: list[dict[str, Any]] | None,
+    deadline: float,
+    copy_dir: Path,
+    skipped: Counter[str],
+) -> tuple[list[secretscan.Hit], int, int]:
+    """Scan a remote host's files: (hits, files scanned, files to scan).
+
+    The hosts of a stack usually hold the same release, so a file whose path and content
+    (sha256 on the host) were already scanned on another host in this run is not copied
+    or scanned again: its result is reused. Only new or changed files travel and are read
+    by detect-secrets (which scans one file at a time for the whole process anyway).
+    """
+    host, root = ctx.host, ctx.project_root
+    digests = await _digests(host, root, chosen)
+    memo = ctx.targets.memo.setdefault("security.secrets_scan", {"lock": asyncio.Lock()})
+    seen: dict[tuple[str, str, str], list[secretscan.Hit]] = memo.setdefault("seen", {})
+    pkey = json.dumps(plugins, sort_keys=True, default=str)
+    loop = asyncio.get_running_loop()
+    hits: list[secretscan.Hit] = []
+    scanned = 0
+    async with memo["lock"]:
+        todo = []
+        for rel in chosen:
+            key = (rel, digests.get(rel, ""), pkey)
+            if key[1] and key in seen:
+                hits += seen[key]
+                scanned += 1
+            else:
+                todo.append(rel)
+        tree = copy_dir / "tree"
+        unreadable = set(await _fetch(host, root, todo, tree))
+        if unreadable:
+            skipped["unreadable"] += len(unreadable)
+        files = [(tree / rel, rel) for rel in todo if rel not in unreadable]
+        found, done = await asyncio.to_thread(
+            secretscan.scan_files,
+            files,
+            plugins,
+            deadline,
+            lambda v: _call_soon(loop, ctx.secret, v),
+            lambda d, t: _call_soon(loop, ctx.progress, d, t, "scanning for secrets"),
+        )
+        by_rel: dict[str, list[secretscan.Hit]] = {}
+        for h in found:
+            by_rel.setdefault(h.path, []).append(h)
+        for _, rel in files[:done]:
+            if digests.get(rel):
+                seen[(rel, digests[rel], pkey)] = by_rel.get(rel, [])
+        hits += found
+        scanned += done
+    return hits, scanned, len(chosen) - len(unreadable)
+
+
+async def _secrets_scan(
+    ctx: Context,
+    baseline: str | None,
+    exclude: list[str],
+    secret_files: list[str] | None,
+    max_file_bytes: int,
+    max_findings: int,
+    copy_dir: Path | None = None,
+) -> Outcome:
+    """The scan; with `copy_dir`, the host is remote and its files are copied there first
+    (a private temporary directory, removed afterwards) for detect-secrets to read."""
+    from golive.targets.project import SKIP_DIRS
+
+    deadline = time.monotonic() + max(1.0, ctx.timeout * 0.85)
+    cfg = ctx.config.targets.project
+    assert cfg is not None  # the runner skips the check without a project target
+    host = ctx.host
+    root = ctx.project_root if copy_dir is not None else str(ctx.project.root)
     stores = {
-        os.path.normpath(s)
-        for s in (secret_files if secret_files is not None else ctx.project.cfg.env_files)
+        os.path.normpath(s) for s in (secret_files if secret_files is not None else cfg.env_files)
     }
     known: set[tuple[str, str]] = set()
     plugins = None
     baseline_rel = None
     if baseline:
-        bpath = ctx.project.path(baseline)
-        baseline_rel = ctx.project.relative(bpath)
+        if os.path.isabs(baseline):
+            bsource = baseline
+            baseline_rel = os.path.relpath(baseline, root)
+        else:
+            bsource = os.path.join(root, baseline)
+            baseline_rel = os.path.normpath(baseline)
+        bpath = Path(bsource)
         try:
+            if copy_dir is not None:
+                bpath = copy_dir / ".golive-baseline.json"
+                bpath.write_bytes(await host.read_bytes(bsource))
             known, plugins = secretscan.load_baseline(bpath)
         except FileNotFoundError:
             return Outcome.error(f"the detect-secrets baseline {baseline} does not exist")
         except (OSError, ValueError) as exc:
             return Outcome.error(f"cannot read the detect-secrets baseline {baseline}: {exc}")
 
-    def collect() -> tuple[list[tuple[Path, str]], Counter[str]]:
-        skipped: Counter[str] = Counter()
-        out = []
-        for p in ctx.project.walk():
-            rel = ctx.project.relative(p)
-            if rel == baseline_rel:
-                skipped["baseline file"] += 1
-            elif os.path.normpath(rel) in stores:
-                skipped["secret files (expected to hold secrets)"] += 1
-            elif secretscan.matches(rel, exclude):
-                skipped["excluded by pattern"] += 1
-            elif p.stat().st_size > max_file_bytes:
-                skipped[f"larger than {max_file_bytes} bytes"] += 1
-            else:
-                out.append((p, rel))
-        return out, skipped
-
-    files, skipped = await asyncio.to_thread(collect)
+    skipped: Counter[str] = Counter()
+    chosen: list[str] = []
+    for entry in await host.walk(root, SKIP_DIRS):
+        rel, st = entry.rel, entry.stat
+        if not st.is_file:
+            continue
+        if rel == baseline_rel:
+            skipped["baseline file"] += 1
+        elif os.path.normpath(rel) in stores:
+            skipped["secret files (expected to hold secrets)"] += 1
+        elif secretscan.matches(rel, exclude):
+            skipped["excluded by pattern"] += 1
+        elif st.size > max_file_bytes:
+            skipped[f"larger than {max_file_bytes} bytes"] += 1
+        else:
+            chosen.append(rel)
     loop = asyncio.get_running_loop()
-    deadline = time.monotonic() + max(1.0, ctx.timeout * 0.85)
-    hits, scanned = await asyncio.to_thread(
-        secretscan.scan_files,
-        files,
-        plugins,
-        deadline,
-        lambda v: _call_soon(loop, ctx.secret, v),
-        lambda d, t: _call_soon(loop, ctx.progress, d, t, "scanning for secrets"),
-    )
+    if copy_dir is not None:
+        hits, scanned, total = await _scan_remote(ctx, chosen, plugins, deadline, copy_dir, skipped)
+    else:
+        files = [(Path(root) / rel, rel) for rel in chosen]
+        total = len(files)
+        hits, scanned = await asyncio.to_thread(
+            secretscan.scan_files,
+            files,
+            plugins,
+            deadline,
+            lambda v: _call_soon(loop, ctx.secret, v),
+            lambda d, t: _call_soon(loop, ctx.progress, d, t, "scanning for secrets"),
+        )
     await asyncio.sleep(0)  # let the secrets registered from the thread land first
     new = [h for h in hits if (os.path.normpath(h.path), h.hashed) not in known]
     suppressed = len(hits) - len(new)
@@ -163,9 +304,9 @@ async def secrets_scan(
         )
         for (p, line), kinds in sorted(by_line.items())
     ]
-    if scanned < len(files):
+    if scanned < total:
         return Outcome.error(
-            f"scanned only {scanned} of {len(files)} files before the time limit; raise this "
+            f"scanned only {scanned} of {total} files before the time limit; raise this "
             "check's timeout or exclude large generated directories",
             evidence=evidence,
             findings=findings,
@@ -196,7 +337,7 @@ async def secrets_scan(
     id="security.jwt_secret",
     title="JWT signing secret is set and strong",
     severity=Severity.CRITICAL,
-    needs=("project",),
+    needs=("project", "host"),
     remediation="Set JWT_SECRET_KEY to at least 32 random bytes (e.g. `openssl rand -base64 48`) "
     "in the .env file or a secret store, reference it as ${JWT_SECRET_KEY:?} without a default, "
     "and recreate the api container so that it runs with the new key.",
@@ -372,7 +513,7 @@ async def jwt_expiry(
     id="security.rate_limit_config",
     title="Rate limiting is enabled with explicit limits",
     severity=Severity.MEDIUM,
-    needs=("project",),
+    needs=("project", "host"),
     remediation="Set RATE_LIMIT_ENABLED=true and positive MAX_REQUESTS_PER_MINUTE, "
     "MAX_REQUESTS_PER_HOUR and MAX_REQUEST_SIZE in the api service's environment.",
     tags=("rate-limit",),
@@ -827,7 +968,7 @@ _NOT_SECRET = ["*.example", "*.sample", "*.template", "*.dist", "*.pub", "*.md"]
     id="security.file_permissions",
     title="Code, compose files and scripts are not world-writable; secret files are private",
     severity=Severity.HIGH,
-    needs=("project",),
+    needs=("project", "host"),
     remediation="`chmod o-w` the reported code, compose, migration and script files (and "
     "`chmod +t` or `o-w` their directories); `chmod 600` secret files such as .env and keys.",
     tags=("files",),
@@ -848,72 +989,73 @@ async def file_permissions(
     (anyone could replace the files in it). Secret-bearing files (`secret_patterns`: `.env`
     and the configured env files, keys, keystores, `.pgpass`; a `*.pem` only when it holds a
     private key; `*.example` and friends excepted) must not be readable by others. The ops
-    scripts installed outside the tree (`extra_paths`) are checked when they exist."""
-    compose = {ctx.project.relative(p) for p in ctx.project.compose_paths()}
-    env_files = {os.path.normpath(f) for f in ctx.project.cfg.env_files}
+    scripts installed outside the tree (`extra_paths`) are checked when they exist. Runs
+    on every host of `targets.hosts` (the project tree at its `project_root`), over SSH for
+    remote ones."""
+    from golive.targets.project import SKIP_DIRS
 
-    def scan() -> tuple[list[dict[str, Any]], int, list[str]]:
-        from golive.targets.project import SKIP_DIRS
-
-        problems: list[dict[str, Any]] = []
-        checked = 0
-        for dirpath, dirnames, _ in os.walk(ctx.project.root):
-            dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
-            mode = os.stat(dirpath).st_mode
-            if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+    cfg = ctx.config.targets.project
+    assert cfg is not None  # the runner skips the check without a project target
+    root = ctx.project_root
+    host = ctx.host
+    compose = {os.path.normpath(f) for f in cfg.compose_files if not os.path.isabs(f)}
+    env_files = {os.path.normpath(f) for f in cfg.env_files}
+    problems: list[dict[str, Any]] = []
+    checked = 0
+    for entry in await host.walk(root, SKIP_DIRS):
+        rel, st = entry.rel, entry.stat
+        if st.is_dir:
+            if st.mode & stat.S_IWOTH and not st.mode & stat.S_ISVTX:
                 problems.append(
                     {
-                        "path": ctx.project.relative(Path(dirpath)) or ".",
-                        "mode": f"{stat.S_IMODE(mode):04o}",
+                        "path": rel,
+                        "mode": f"{st.perm:04o}",
                         "problem": "directory is world-writable without the sticky "
                         "bit: anyone can replace the files in it",
                     }
                 )
-        for p in ctx.project.walk():
-            rel = ctx.project.relative(p)
-            mode = stat.S_IMODE(p.stat().st_mode)
-            code = rel in compose or secretscan.matches(rel, writable_patterns)
-            secret = rel in env_files or secretscan.matches(rel, secret_patterns)
-            secret = secret and not secretscan.matches(rel, _NOT_SECRET)
-            if secret and p.suffix in (".pem", ".crt") and not _is_private_key_file(p):
-                secret = False
-            if code or secret:
-                checked += 1
-            if code and mode & stat.S_IWOTH:
-                problems.append(
-                    {
-                        "path": rel,
-                        "mode": f"{mode:04o}",
-                        "problem": "world-writable: anyone can change what runs",
-                    }
-                )
-            if secret and mode & stat.S_IROTH:
-                problems.append(
-                    {
-                        "path": rel,
-                        "mode": f"{mode:04o}",
-                        "problem": "secret file readable by every local user",
-                    }
-                )
-        absent = []
-        for extra in extra_paths:
-            p = Path(extra)
-            if not p.exists():
-                absent.append(extra)
-                continue
+            continue
+        if not st.is_file:
+            continue
+        mode = st.perm
+        code = rel in compose or secretscan.matches(rel, writable_patterns)
+        secret = rel in env_files or secretscan.matches(rel, secret_patterns)
+        secret = secret and not secretscan.matches(rel, _NOT_SECRET)
+        if secret and rel.endswith((".pem", ".crt")):
+            secret = await _is_private_key_on(host, os.path.join(root, rel))
+        if code or secret:
             checked += 1
-            mode = stat.S_IMODE(p.stat().st_mode)
-            if mode & stat.S_IWOTH:
-                problems.append(
-                    {
-                        "path": extra,
-                        "mode": f"{mode:04o}",
-                        "problem": "world-writable: anyone can change what runs",
-                    }
-                )
-        return problems, checked, absent
-
-    problems, checked, absent = await asyncio.to_thread(scan)
+        if code and mode & stat.S_IWOTH:
+            problems.append(
+                {
+                    "path": rel,
+                    "mode": f"{mode:04o}",
+                    "problem": "world-writable: anyone can change what runs",
+                }
+            )
+        if secret and mode & stat.S_IROTH:
+            problems.append(
+                {
+                    "path": rel,
+                    "mode": f"{mode:04o}",
+                    "problem": "secret file readable by every local user",
+                }
+            )
+    absent = []
+    for extra in extra_paths:
+        found = await host.stat(extra)
+        if found is None:
+            absent.append(extra)
+            continue
+        checked += 1
+        if found.perm & stat.S_IWOTH:
+            problems.append(
+                {
+                    "path": extra,
+                    "mode": f"{found.perm:04o}",
+                    "problem": "world-writable: anyone can change what runs",
+                }
+            )
     evidence: dict[str, Any] = {
         "files_checked": checked,
         "problems": problems,
@@ -1318,7 +1460,7 @@ async def exposed_ports(
     id="security.compose_plaintext_secrets",
     title="Compose files hold no plaintext passwords",
     severity=Severity.HIGH,
-    needs=("project",),
+    needs=("project", "host"),
     remediation="Replace each literal with a reference such as ${POSTGRES_PASSWORD:?must be "
     "set} whose value lives in the .env file (mode 0600) or a secret store, or use Compose "
     "secrets (`secrets:` + `POSTGRES_PASSWORD_FILE: /run/secrets/...`); rotate the exposed "
@@ -1342,7 +1484,7 @@ async def compose_plaintext_secrets(ctx: Context, extra_names: list[str] = []) -
     extra = {n.upper() for n in extra_names}
     for path in ctx.project.compose_paths():
         rel = ctx.project.relative(path)
-        text = await asyncio.to_thread(path.read_text, encoding="utf-8", errors="replace")
+        text = ctx.project.read_bytes(path).decode("utf-8", errors="replace")
         data, _ = load(str(path), text)
         if not isinstance(data, dict):
             continue

@@ -28,6 +28,7 @@ from golive.models import Finding, Outcome, Severity, Status
 
 if TYPE_CHECKING:
     from golive.config import Config
+    from golive.hosts.interface import Host
     from golive.redact import Redactor
     from golive.targets import Targets
     from golive.targets.alertmanager import AlertmanagerTarget
@@ -64,6 +65,7 @@ TARGET_KINDS = (
     "alertmanager",
     "grafana",
     "project",
+    "host",
 )
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -193,6 +195,18 @@ class Context:
     redactor: Redactor
     evidence: dict[str, Any] = field(default_factory=dict)
     _progress: Callable[[float, float, str], None] | None = None
+    _host: Host | None = None
+
+    @property
+    def host(self) -> Host:
+        """The host this run of the check reads (files, directories, commands): one of
+        `targets.hosts` for a check that needs ``host``, else the local machine."""
+        return self._host if self._host is not None else self.targets.local_host
+
+    @property
+    def project_root(self) -> str:
+        """The deployed project tree on `host` (its `project_root`, else targets.project.root)."""
+        return self.targets.project_root(self.host)
 
     @property
     def run_id(self) -> str:
@@ -241,7 +255,10 @@ class Context:
 
     @property
     def project(self) -> ProjectTarget:
-        """The deployed project tree (files, compose files, env files)."""
+        """The deployed project tree (files, compose files, env files), on `host` for a
+        check that needs ``host`` (its compose and env files, read over SSH)."""
+        if self._host is not None:
+            return self.targets.project_on(self._host)
         return self.targets.project
 
     def record(self, key: str, value: Any) -> None:

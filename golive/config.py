@@ -18,8 +18,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -158,6 +160,52 @@ class ProjectTarget(Model):
     env_files: list[str] = [".env"]
 
 
+class HostConfig(Model):
+    """One host that host-level checks read: the local machine, or one reached over SSH."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    ssh: str | None = None  # ssh://user@host:port; absent: the machine golive runs on
+    identity_file: str | None = None  # private key; default: the SSH agent and ~/.ssh/id_*
+    known_hosts: str | None = None  # pinned host keys; default: ~/.ssh/known_hosts
+    accept_new: bool = False  # accept (and report) the key of a host known_hosts lacks
+    roles: list[str] = []
+    connect_timeout: Duration = 10.0
+    project_root: str | None = None  # the deployed tree on this host; default project.root
+
+    @field_validator("ssh")
+    @classmethod
+    def _ssh_url(cls, v: str | None) -> str | None:
+        if v is not None:
+            from golive.hosts.ssh import parse_ssh_url
+
+            parse_ssh_url(v)
+        return v
+
+
+class HostInventory(Model):
+    """`targets.hosts: {inventory: FILE}`: the hosts of an Ansible inventory, groups as roles."""
+
+    inventory: str
+    user: str | None = None  # when the inventory sets no ansible_user
+    identity_file: str | None = None  # when the inventory sets no ansible_ssh_private_key_file
+    known_hosts: str | None = None
+    accept_new: bool = False
+    connect_timeout: Duration = 10.0
+    project_root: str | None = None
+
+
+def _hosts_kind(value: Any) -> str:
+    return "[inventory]" if isinstance(value, (dict, HostInventory)) else "[list]"
+
+
+# a list of hosts or an inventory; the tags (dropped from error paths) keep pydantic from
+# reporting why the value is not the other form
+HostsSpec = Annotated[
+    Annotated[list[HostConfig], Tag("[list]")] | Annotated[HostInventory, Tag("[inventory]")],
+    Discriminator(_hosts_kind),
+]
+
+
 class Targets(Model):
     """Every target is optional; checks that need a missing one are skipped."""
 
@@ -169,6 +217,7 @@ class Targets(Model):
     alertmanager: AlertmanagerTarget | None = None
     grafana: GrafanaTarget | None = None
     project: ProjectTarget | None = None
+    hosts: HostsSpec | None = None
 
 
 class Defaults(Model):
@@ -201,6 +250,7 @@ class CheckEntry(Model):
     timeout: Duration | None = None
     remediation: str | None = None
     waiver: WaiverConfig | None = None
+    hosts: list[str] | None = None  # roles or host names a host-level check runs on
 
     @field_validator("id")
     @classmethod
@@ -472,6 +522,12 @@ class Config(Model):
     _digest: str = PrivateAttr(default="")
     _secrets: set[str] = PrivateAttr(default_factory=set)
     _positions: Any = PrivateAttr(default=None)
+    _hosts: list[HostConfig] = PrivateAttr(default_factory=list)
+
+    @property
+    def hosts(self) -> list[HostConfig]:
+        """The hosts host-level checks run on (inventory expanded); empty: only local."""
+        return list(self._hosts)
 
     @property
     def files(self) -> list[str]:
@@ -586,7 +642,8 @@ def load_config(
     config._digest = "sha256:" + digest.hexdigest()
     config._positions = merged
     config._secrets = secrets | _secret_fields(config)
-    problems = _cross_check(config)
+    config._hosts, problems = _expand_hosts(config)
+    problems += _cross_check(config)
     if problems:
         raise ConfigError(problems)
     return config
@@ -638,6 +695,9 @@ _PATH_KEYS: tuple[tuple[str, ...], ...] = (
     ("monitor", "baseline", "path"),
     ("baseline", "file"),
     ("monitor", "sources", "error_log", "file"),
+    ("targets", "hosts", "inventory"),
+    ("targets", "hosts", "identity_file"),
+    ("targets", "hosts", "known_hosts"),
 )
 
 
@@ -649,6 +709,12 @@ def _resolve_relative_paths(data: PosDict) -> None:
         leaf = keys[-1]
         if isinstance(parent, PosDict) and isinstance(parent.get(leaf), str):
             parent[leaf] = _relative_to(parent.pos.get(leaf), parent[leaf])
+    targets = data.get("targets")
+    hosts = targets.get("hosts") if isinstance(targets, dict) else None
+    for host in hosts if isinstance(hosts, PosList) else []:
+        for key in ("identity_file", "known_hosts"):
+            if isinstance(host, PosDict) and isinstance(host.get(key), str):
+                host[key] = _relative_to(host.pos.get(key), host[key])
     plugins = data.get("plugin_paths")
     if isinstance(plugins, PosList):
         for i, v in enumerate(plugins):
@@ -708,8 +774,74 @@ def _monitor_secrets(monitor: MonitorConfig) -> set[str]:
     return out
 
 
+def _expand_hosts(config: Config) -> tuple[list[HostConfig], list[Problem]]:
+    """The configured hosts, an inventory read into HostConfig entries; located problems."""
+    spec = config.targets.hosts
+    problems: list[Problem] = []
+    if spec is None:
+        return [], problems
+    hosts = list(spec) if isinstance(spec, list) else _inventory_hosts(config, spec, problems)
+    seen: set[str] = set()
+    for i, h in enumerate(hosts):
+        if h.name in seen:
+            loc = (
+                ("targets", "hosts", i, "name") if isinstance(spec, list) else ("targets", "hosts")
+            )
+            problems.append(config.problem(loc, f"host {h.name!r} is listed twice"))
+        seen.add(h.name)
+    if not hosts and not problems:
+        problems.append(config.problem(("targets", "hosts"), "lists no host"))
+    return hosts, problems
+
+
+def _inventory_hosts(
+    config: Config, inv: HostInventory, problems: list[Problem]
+) -> list[HostConfig]:
+    from golive.hosts.inventory import read_inventory
+
+    try:
+        text = read_text(inv.inventory)
+    except ConfigError as exc:
+        for prob in exc.problems:
+            problems.append(config.problem(("targets", "hosts", "inventory"), f"inventory {prob}"))
+        return []
+    found, errors = read_inventory(inv.inventory, text)
+    problems.extend(errors)
+    out: list[HostConfig] = []
+    base = os.path.dirname(os.path.abspath(inv.inventory))
+    for h in found:
+        v = h.vars
+        local = v.get("ansible_connection") == "local"
+        user = v.get("ansible_user") or v.get("ansible_ssh_user") or inv.user
+        address = v.get("ansible_host") or v.get("ansible_ssh_host") or h.name
+        port = v.get("ansible_port") or v.get("ansible_ssh_port") or "22"
+        key = v.get("ansible_ssh_private_key_file") or v.get("ansible_private_key_file")
+        if key and not os.path.isabs(os.path.expanduser(key)):
+            key = os.path.join(base, key)
+        ssh = None if local else f"ssh://{user + '@' if user else ''}{address}:{port}"
+        try:
+            out.append(
+                HostConfig(
+                    name=h.name,
+                    ssh=ssh,
+                    identity_file=key or inv.identity_file,
+                    known_hosts=inv.known_hosts,
+                    accept_new=inv.accept_new,
+                    roles=sorted(h.groups),
+                    connect_timeout=inv.connect_timeout,
+                    project_root=inv.project_root,
+                )
+            )
+        except ValidationError as exc:
+            for err in exc.errors():
+                msg = str(err["msg"]).removeprefix("Value error, ")
+                problems.append(Problem(inv.inventory, h.line, None, h.name, msg))
+    return out
+
+
 def _cross_check(config: Config) -> list[Problem]:
     problems: list[Problem] = []
+    selectors = {h.name for h in config.hosts} | {r for h in config.hosts for r in h.roles}
     if config.monitor.notify.alertmanager is not None and config.targets.alertmanager is None:
         msg = "the Alertmanager notifier posts to targets.alertmanager, which is not configured"
         problems.append(config.problem(("monitor", "notify", "alertmanager"), msg))
@@ -727,6 +859,16 @@ def _cross_check(config: Config) -> list[Problem]:
         if entry.id in seen:
             problems.append(config.problem(loc, f"check {entry.id!r} is listed twice"))
         seen[entry.id] = (section, index)
+        for j, sel in enumerate(entry.hosts or []):
+            if sel not in selectors:
+                where = ("sections", section, "checks", index, "hosts", j)
+                known = sorted(selectors)
+                msg = f"no host has the role or name {sel!r}{did_you_mean(sel, known)}" + (
+                    f"; roles and hosts: {', '.join(known)}"
+                    if known
+                    else "; targets.hosts lists no host"
+                )
+                problems.append(config.problem(where, msg))
     return problems
 
 

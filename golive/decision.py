@@ -128,7 +128,7 @@ def gate_results(
                 id=g.id,
                 title=g.title,
                 status=status,
-                checks=[r.id for r in mine],
+                checks=list(dict.fromkeys(r.id for r in mine)),
                 signoffs=signed,
                 awaiting_signoff=needed > 0,
                 required=required,
@@ -185,13 +185,13 @@ def decide(
     if blocking:
         verdict, code = Verdict.NO_GO, EXIT_NO_GO
         reasons.append(f"{len(blocking)} check(s) at or above {fail_on.value} severity failed")
-        block_ids = [r.id for r in _ordered(blocking)] + [r.id for r in _ordered(unevaluated)]
+        block_ids = [r.key for r in _ordered(blocking)] + [r.key for r in _ordered(unevaluated)]
     elif unevaluated:
         verdict, code = Verdict.INCOMPLETE, EXIT_INCOMPLETE
         reasons.append(
             f"{len(unevaluated)} required check(s) could not be evaluated; readiness is not proven"
         )
-        block_ids = [r.id for r in _ordered(unevaluated)]
+        block_ids = [r.key for r in _ordered(unevaluated)]
     elif minor or warnings or awaiting:
         verdict = Verdict.CONDITIONAL
         code = EXIT_NO_GO if strict else EXIT_GO
@@ -207,13 +207,13 @@ def decide(
                 for g in awaiting
             )
             reasons.append(f"awaiting sign-off: {names}")
-        block_ids = [r.id for r in _ordered(minor)]
+        block_ids = [r.key for r in _ordered(minor)]
     else:
         verdict, code = Verdict.GO, EXIT_GO
         reasons.append("every evaluated check passed")
         block_ids = []
     if waived:
-        reasons.append(f"{len(waived)} failure(s) waived: {', '.join(r.id for r in waived)}")
+        reasons.append(f"{len(waived)} failure(s) waived: {', '.join(r.key for r in waived)}")
     if interrupted:
         reasons.insert(0, "the run was interrupted; results are partial")
         code = EXIT_INTERRUPTED
@@ -221,4 +221,4 @@ def decide(
 
 
 def _ordered(results: list[CheckResult]) -> list[CheckResult]:
-    return sorted(results, key=lambda r: (-r.severity.rank, r.id))
+    return sorted(results, key=lambda r: (-r.severity.rank, r.id, r.host or ""))

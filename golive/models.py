@@ -156,6 +156,12 @@ class CheckResult:
     note: str = ""  # e.g. "waiver expired on 2026-01-01 and was ignored"
     incomplete: bool = False  # True when the check could not be evaluated at all
     detail: str = ""  # traceback, only with --verbose
+    host: str | None = None  # the host a host-level check read; None: the local machine
+
+    @property
+    def key(self) -> str:
+        """Unique within a run: the check id, with ``@host`` for a host-level result."""
+        return f"{self.id}@{self.host}" if self.host else self.id
 
     def with_status(self, status: Status, **kw: Any) -> CheckResult:
         """A copy with another status (and other fields)."""

@@ -40,6 +40,7 @@ class Planned:
     enabled: bool = True
     remediation: str = ""
     waiver: WaiverConfig | None = None
+    hosts: tuple[str, ...] | None = None  # roles or host names (host-level checks); None: all
 
     @property
     def section(self) -> str:
@@ -109,6 +110,7 @@ def _resolve_entry(
         enabled=entry.enabled,
         remediation=entry.remediation or spec.remediation,
         waiver=entry.waiver,
+        hosts=tuple(entry.hosts) if entry.hosts is not None else None,
     )
 
 

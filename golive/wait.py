@@ -79,7 +79,7 @@ async def run_until_go(
                     at=round(time.monotonic() - begun.t0, 3),
                     checks=[p.id for p in to_run],
                     changes=changes,
-                    not_passing=[r.id for r in current if not_passing(r)],
+                    not_passing=[r.key for r in current if not_passing(r)],
                     verdict=run.decision.verdict,
                 )
             )
@@ -154,14 +154,15 @@ def _merge(
         if old is not None and keep_previous_if_interrupted and _interrupted(r):
             continue  # the previous round's complete result says more than "interrupted"
         if old is not None and old.status is not r.status:
-            changes.append(StatusChange(r.id, old.status, r.status))
+            changes.append(StatusChange(r.key, old.status, r.status))
         latest[_key(r)] = r
     return changes
 
 
 def _key(r: CheckResult) -> str:
-    """What identifies one result across rounds: one result per check id."""
-    return r.id
+    """What identifies one result across rounds: one result per check id and host (a
+    host-level check re-runs on all its hosts; each host's result replaces its own)."""
+    return r.key
 
 
 def _summary(options: Options, history: list[Round], ended: WaitEnd | None) -> WaitSummary:
@@ -214,7 +215,7 @@ def _explained(run: Run, *, paused: bool) -> Run:
             f"{len(last.not_passing)} check(s) still not passing"
         )
     elif wait.ended is WaitEnd.SETTLED:
-        once = [r.id for r in run.results if r.writes and not_passing(r) and not retryable(r)]
+        once = [r.key for r in run.results if r.writes and not_passing(r) and not retryable(r)]
         text = f"the wait stopped after {rounds}: no further round could change the decision"
         if len(once) == 1:
             text += f" ({once[0]} changes the target and runs only once)"
@@ -231,7 +232,7 @@ def round_line(run: Run) -> str:
     if wait is None or not wait.history:
         return ""
     last = wait.history[-1]
-    by_id = {r.id: r for r in run.results}
+    by_id = {r.key: r for r in run.results}
     head = f"round {last.number} (t+{_clock(last.at)}): "
     if last.number == 1:
         head += f"ran {len(last.checks)} check{'s' if len(last.checks) != 1 else ''}"

@@ -50,12 +50,12 @@ class Comparison:
 
 def compare(run: Run, previous: Run) -> Comparison:
     """Compare `run` with `previous`, check by check."""
-    before: dict[str, CheckResult] = {r.id: r for r in previous.results}
+    before: dict[str, CheckResult] = {r.key: r for r in previous.results}
     out = Comparison(previous.run_id, previous.started_at, previous.decision.verdict.value)
     unchanged = 0
     for r in run.results:
-        old = before.pop(r.id, None)
-        change = Change(r.id, r.title, old.status if old else None, r.status, r.summary)
+        old = before.pop(r.key, None)
+        change = Change(r.key, r.title, old.status if old else None, r.status, r.summary)
         if old is not None and old.status is r.status:
             unchanged += 1
         if old is None:
@@ -71,7 +71,7 @@ def compare(run: Run, previous: Run) -> Comparison:
         elif old.status is not r.status:
             out.changed.append(change)
     for old in before.values():
-        out.removed.append(Change(old.id, old.title, old.status, None, old.summary))
+        out.removed.append(Change(old.key, old.title, old.status, None, old.summary))
     return Comparison(
         out.previous_run_id,
         out.previous_started_at,

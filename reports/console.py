@@ -70,23 +70,28 @@ def section_table(
     fit: the title and summary columns get explicit maximum widths instead, so that a long
     word (a URL) is folded inside its column and nothing is cropped."""
     table = Table(title=title, title_justify="left", expand=False, show_lines=False)
+    hosts = any(r.host for r in results)
+    host_width = max((len(r.host or "local") for r in results), default=5) if hosts else 0
     longest_id = max((len(r.id) for r in results), default=5)
     check_width = min(longest_id, width // 3)
-    room = max(20, width - 6 - 6 - check_width - 16)  # 5 columns: 16 for borders and padding
+    # 5 columns: 16 for borders and padding; a Host column takes its width and 3 more
+    room = max(20, width - 6 - 6 - check_width - 16 - (host_width + 3 if hosts else 0))
     table.add_column("Status", no_wrap=True, min_width=6)
     table.add_column("Check", overflow="fold", min_width=check_width, max_width=check_width)
+    if hosts:  # a host-level check has one row per host, under its id
+        table.add_column("Host", no_wrap=True)
     table.add_column("Title", overflow="fold", max_width=room // 3)
     table.add_column("Summary", overflow="fold", max_width=room - room // 3)
     table.add_column("Time", justify="right", no_wrap=True, min_width=6)
+    previous = None
     for r in results:
-        summary = _summary(r, verbose)
-        table.add_row(
-            Text(r.status.value, style=STATUS_STYLE[r.status]),
-            Text(r.id),
-            Text(r.title),
-            summary,
-            _duration(r.duration),
-        )
+        first = r.id != previous
+        previous = r.id
+        cells = [Text(r.status.value, style=STATUS_STYLE[r.status]), Text(r.id if first else "")]
+        if hosts:
+            cells.append(Text(r.host or "local"))
+        cells += [Text(r.title if first else ""), _summary(r, verbose), Text(_duration(r.duration))]
+        table.add_row(*cells)
     return table
 
 
@@ -113,6 +118,8 @@ def section_blocks(title: str, results: list[CheckResult], *, verbose: bool = Fa
         head = Text()
         head.append(f"{r.status.value:<6} ", style=STATUS_STYLE[r.status])
         head.append(r.id, style="bold")
+        if r.host:
+            head.append(f" on host {r.host}")
         head.append(f"  {_duration(r.duration)}", style="dim")
         head.overflow = "fold"
         body = Text(r.title, style="italic", overflow="fold")
@@ -131,7 +138,7 @@ def banner(run: Run) -> Panel:
     body.append(f"  {run.project} / {run.environment}\n")
     for reason in d.reasons:
         body.append(f"• {reason}\n")
-    by_id = {r.id: r for r in run.results}
+    by_id = {r.key: r for r in run.results}
     if d.blocking:
         label = "Needs attention" if d.verdict is Verdict.CONDITIONAL else "Blocking"
         body.append(f"{label}:\n", style="bold")
@@ -140,7 +147,7 @@ def banner(run: Run) -> Panel:
             if r is None:
                 continue
             body.append(f"  {r.status.value:<6} ", style=STATUS_STYLE[r.status])
-            body.append(f"{r.id} [{r.severity.value}]: {r.summary}\n")
+            body.append(f"{r.key} [{r.severity.value}]: {r.summary}\n")
             if r.remediation and r.status is Status.FAIL:
                 body.append(f"         fix: {r.remediation}\n", style="dim")
     if run.side_effects:

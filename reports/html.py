@@ -178,14 +178,14 @@ def when(iso: str) -> str:
 def build_view(run: Run, previous: Run | None = None) -> View:
     """The template's view of a run: grouped, ordered, truncated where it must be."""
     anchors = _anchors(run.results)
-    views = {id(r): _result_view(r, anchors[r.id]) for r in run.results}
-    by_id = {r.id: r for r in run.results}
+    views = {id(r): _result_view(r, anchors[r.key]) for r in run.results}
+    by_id = {r.key: r for r in run.results}
     blocking = [views[id(by_id[c])] for c in run.decision.blocking if c in by_id]
     blocking_ids = set(run.decision.blocking)
     conditions = [
         views[id(r)]
-        for r in sorted(run.results, key=lambda r: (-r.severity.rank, r.id))
-        if r.id not in blocking_ids
+        for r in sorted(run.results, key=lambda r: (-r.severity.rank, r.key))
+        if r.key not in blocking_ids
         and r.status in (Status.WARN, Status.FAIL, Status.ERROR, Status.WAIVED)
     ]
     sections = []
@@ -234,13 +234,14 @@ def _anchors(results: Sequence[CheckResult]) -> dict[str, str]:
     out: dict[str, str] = {}
     used: set[str] = set()
     for r in results:
-        base = "check-" + (re.sub(r"[^A-Za-z0-9_.-]+", "-", r.id).strip("-") or "x")
+        base = "check-" + (re.sub(r"[^A-Za-z0-9_.-]+", "-", r.key).strip("-") or "x")
         anchor, n = base, 1
         while anchor in used:
             n += 1
             anchor = f"{base}-{n}"
         used.add(anchor)
-        out.setdefault(r.id, anchor)
+        out.setdefault(r.key, anchor)
+        out.setdefault(r.id, anchor)  # a check's id leads to its first host
     return out
 
 

@@ -92,7 +92,7 @@ def _evidence_text(evidence: Mapping[str, Any]) -> str:
 
 def _details(r: CheckResult) -> str:
     parts = [
-        f"Check: {r.id} - {r.title}",
+        f"Check: {r.id} - {r.title}" + (f" (host {r.host})" if r.host else ""),
         f"Status: {r.status.value}   Severity: {r.severity.value}",
         f"Summary: {r.summary}",
     ]
@@ -123,7 +123,7 @@ def _testcase(parent: ET.Element, r: CheckResult) -> None:
         parent,
         "testcase",
         {
-            "name": _clean(r.id),
+            "name": _clean(r.key),
             "classname": _clean(f"golive.{r.section}"),
             "time": _seconds(r.duration),
         },

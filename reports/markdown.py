@@ -71,7 +71,7 @@ def _badge(status: Status | None) -> str:
 
 
 def _row(r: CheckResult, *, fix: bool = True) -> str:
-    cells = [_badge(r.status), code(r.id), esc(r.severity.value), esc(r.summary)]
+    cells = [_badge(r.status), code(r.key), esc(r.severity.value), esc(r.summary)]
     if fix:
         extra = r.remediation
         if r.waiver is not None:
@@ -105,7 +105,7 @@ def render(run: Run, *, previous: Run | None = None) -> str:
         "",
     ]
 
-    by_id = {r.id: r for r in run.results}
+    by_id = {r.key: r for r in run.results}
     blocking = [by_id[c] for c in d.blocking if c in by_id]
     if blocking:
         lines += [
@@ -119,7 +119,7 @@ def render(run: Run, *, previous: Run | None = None) -> str:
     others = [
         r
         for r in run.results
-        if r.id not in set(d.blocking)
+        if r.key not in set(d.blocking)
         and r.status in (Status.FAIL, Status.ERROR, Status.WARN, Status.WAIVED)
     ]
     if others:
@@ -130,7 +130,7 @@ def render(run: Run, *, previous: Run | None = None) -> str:
             "|---|---|---|---|---|",
         ]
         lines += [
-            _row(r) for r in sorted(others, key=lambda r: (-r.status.rank, -r.severity.rank, r.id))
+            _row(r) for r in sorted(others, key=lambda r: (-r.status.rank, -r.severity.rank, r.key))
         ]
         lines.append("")
 

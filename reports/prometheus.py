@@ -84,12 +84,15 @@ def render(run: Run) -> str:
         "(higher is worse)."
     )
     unique: dict[str, CheckResult] = {}
-    for r in run.results:  # a series may appear once; ids are unique in a valid run
-        unique.setdefault(r.id, r)
+    for r in run.results:  # a series may appear once; (id, host) is unique in a valid run
+        unique.setdefault(r.key, r)
     results = list(unique.values())
 
     def key(r: CheckResult) -> list[tuple[str, object]]:
-        return [("id", r.id), ("section", r.section), ("severity", r.severity.value)]
+        labels: list[tuple[str, object]] = [("id", r.id)]
+        if r.host:
+            labels.append(("host", r.host))
+        return [*labels, ("section", r.section), ("severity", r.severity.value)]
 
     w.family(
         "golive_check_status", status_help, ((key(r), STATUS_VALUE[r.status]) for r in results)

@@ -86,7 +86,7 @@ def _level_kind(r: CheckResult) -> tuple[str, str]:
 
 
 def _fingerprint(r: CheckResult, f: Finding) -> str:
-    data = "\x1f".join([r.id, f.path, str(f.line or ""), f.rule or "", f.message])
+    data = "\x1f".join([r.key, f.path, str(f.line or ""), f.rule or "", f.message])
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
@@ -119,7 +119,9 @@ def _result(r: CheckResult, f: Finding, index: int, root: str | None) -> dict[st
         "ruleIndex": index,
         "kind": kind,
         "level": level,
-        "message": {"text": f.message or r.summary or r.id},
+        "message": {
+            "text": (f"on host {r.host}: " if r.host else "") + (f.message or r.summary or r.id)
+        },
         "locations": [{"physicalLocation": physical}],
         "partialFingerprints": {"goliveFinding/v1": _fingerprint(r, f)},
         "properties": {
@@ -130,6 +132,8 @@ def _result(r: CheckResult, f: Finding, index: int, root: str | None) -> dict[st
     }
     if f.rule:
         out["properties"]["findingRule"] = f.rule
+    if r.host:
+        out["properties"]["host"] = r.host
     if r.status is Status.WAIVED:
         w = r.waiver
         why = (

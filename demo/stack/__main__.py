@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from demo.stack import lifecycle, procs
+from demo.stack import lifecycle, procs, sshhosts
 from demo.stack.model import Stack
 
 
@@ -33,6 +33,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         procs.report_failure(exc)
         print("stack not started; everything it had started was stopped", file=sys.stderr)
         return 1
+    if args.hosts:
+        try:
+            hosts = lifecycle.start_hosts(stack, args.hosts)
+        except procs.ServiceFailed as exc:
+            procs.report_failure(exc)
+            lifecycle.stop(stack)
+            print("stack not started; everything it had started was stopped", file=sys.stderr)
+            return 1
+        overlay = hosts.base / "golive-hosts.yaml"
+        print(f"{len(hosts.hosts)} SSH host(s): add `--config {overlay}` to golive run")
     elapsed = time.monotonic() - began
     print(f"stack up in {elapsed:.1f}s (state dir {stack.state_dir})")
     for name, value in stack.env().items():
@@ -79,11 +89,21 @@ def cmd_env(args: argparse.Namespace) -> int:
         print(f"not running ({args.state_dir})", file=sys.stderr)
         return 3
     env = stack.env()
+    hosts = sshhosts.HostSet.load(stack.state_dir / "hosts")
+    if hosts is not None:
+        env["GOLIVE_HOSTS_CONFIG"] = str(hosts.base / "golive-hosts.yaml")
     if args.json:
-        print(json.dumps(env, indent=2))
+        out: dict[str, object] = dict(env)
+        if hosts is not None:
+            out["hosts"] = hosts.golive_block()
+        print(json.dumps(out, indent=2))
     else:
         for name, value in env.items():
             print(f"export {name}={shlex.quote(value)}")
+        if hosts is not None:
+            print("# the SSH hosts, as golive.yaml's targets.hosts ($GOLIVE_HOSTS_CONFIG):")
+            for line in hosts.overlay_yaml().splitlines():
+                print(f"# {line}")
     return 0
 
 
@@ -125,6 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the stack (no-op when it runs)")
     up.add_argument("--no-containers", action="store_true", help="skip podman even if present")
+    up.add_argument(
+        "--hosts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also start N SSH hosts (sshd on 127.0.0.1, own mount namespace and project copy)",
+    )
     up.add_argument(
         "--alert-rules",
         type=Path,

@@ -21,6 +21,7 @@ from demo.stack import (
     project,
     redis_server,
     smoke,
+    sshhosts,
     tls,
 )
 from demo.stack.model import Stack
@@ -211,9 +212,25 @@ def _unmount_under(root: Path) -> None:
         subprocess.run([prereq.path("umount"), "-l", target], check=False, capture_output=True)
 
 
+def start_hosts(stack: Stack, n: int) -> sshhosts.HostSet:
+    """N SSH hosts, each with its own copy of the deployed project (seen at the project's
+    path over SSH) and root's crontab from ops/crontab."""
+    crontab = (stack.project_root / "ops" / "crontab").read_text()
+    return sshhosts.start(
+        stack.state_dir / "hosts",
+        n,
+        project_src=stack.project_root,
+        mount_at=stack.project_root,
+        crontab=crontab,
+    )
+
+
 def stop(stack: Stack, *, purge: bool = False) -> list[tuple[int, str]]:
     """Stop everything the stack started; return processes that had to be force-killed."""
     errors: list[str] = []
+    hosts = sshhosts.HostSet.load(stack.state_dir / "hosts")
+    if hosts is not None:
+        hosts.stop()
     try:
         containers.stop(stack)
     except Exception as exc:

@@ -122,10 +122,15 @@ TOOLS: tuple[Tool, ...] = (
     Tool("cron", "cron", _T, "the daemon that runs an installed monitor entry"),
     Tool("chromium", "chromium", _T, "browser tests of the HTML report"),
     Tool("strace", "strace", _T, "proves name resolution sends no packet"),
-    Tool("mount", "mount", _T, "a full tmpfs for the disk-space check"),
+    Tool("mount", "mount", (*_S, *_T), "a full tmpfs for the disk-space check; SSH hosts"),
     Tool("make", "make", _T, "make test / make demo"),
-    Tool("ssh-keygen", "openssh-client", _T, "key pairs for SSH hosts and signed sign-offs"),
-    Tool("sshd", "openssh-server", _T, "SSH test hosts"),
+    Tool("ssh-keygen", "openssh-client", (*_S, *_T), "keys of SSH hosts; signed sign-offs"),
+    Tool("sshd", "openssh-server", (*_S, *_T), "SSH hosts (up --hosts N, tests)", ("/usr/sbin",)),
+    Tool("unshare", "util-linux", (*_S, *_T), "a mount namespace per SSH host"),
+    # what golive runs on a host (here: on the SSH test hosts)
+    Tool("ps", "procps", _T, "operations.cron looks for the cron daemon on a host"),
+    Tool("df", "coreutils", _T, "infrastructure.disk's mount point on a host without /proc"),
+    Tool("sha256sum", "coreutils", _T, "security.secrets_scan hashes a host's files"),
     Tool("ip", "iproute2", _T, "network namespaces of SSH test hosts"),
     # Debian's own tools: what bootstrap runs, and what the prerequisite test asks
     Tool("apt-get", "apt", ("bootstrap",), "installs the packages"),

@@ -15,6 +15,7 @@ from golive.errors import TargetUnavailable
 
 if TYPE_CHECKING:
     from golive.config import Config
+    from golive.hosts.interface import Host
     from golive.redact import Redactor
     from golive.targets.alertmanager import AlertmanagerTarget
     from golive.targets.api import ApiTarget
@@ -42,7 +43,88 @@ class Targets:
         self.allow_writes = allow_writes
         self.baseline = baseline
         self._built: dict[str, Any] = {}
+        self.memo: dict[str, Any] = {}  # run-wide state checks share (e.g. across hosts)
         self._probes: dict[str, asyncio.Future[str | None]] = {}
+        self._hosts: dict[str, Host] | None = None
+        self._local: Host | None = None
+        self._host_probes: dict[str, asyncio.Future[str | None]] = {}
+        self._host_projects: dict[str, asyncio.Future[ProjectTarget]] = {}
+
+    # -- hosts ------------------------------------------------------------------------------
+
+    @property
+    def local_host(self) -> Host:
+        """The machine golive runs on (the implicit host when targets.hosts is not set)."""
+        if self._local is None:
+            from golive.hosts.local import LocalHost
+
+            self._local = LocalHost()
+        return self._local
+
+    def hosts(self) -> dict[str, Host]:
+        """The configured hosts by name, in configuration order (built on first use)."""
+        if self._hosts is None:
+            from golive.hosts import build_host
+
+            self._hosts = {h.name: build_host(h) for h in self.config.hosts}
+        return self._hosts
+
+    def hosts_for(self, selectors: tuple[str, ...] | None) -> list[Host]:
+        """The hosts a host-level check runs on: those whose name or a role is selected
+        (all hosts without a selection)."""
+        hosts = list(self.hosts().values())
+        if selectors is None:
+            return hosts
+        return [h for h in hosts if h.name in selectors or set(h.roles) & set(selectors)]
+
+    def project_root(self, host: Host) -> str:
+        """Where the deployed project tree is on a host."""
+        for h in self.config.hosts:
+            if h.name == host.name and h.project_root:
+                return h.project_root
+        project = self.config.targets.project
+        return project.root if project is not None else "."
+
+    async def load_host_project(self, host: Host) -> ProjectTarget:
+        """The project as deployed on a remote host (compose and env files read over the
+        host interface once per run); its secrets are registered with the redactor."""
+        fut = self._host_projects.get(host.name)
+        if fut is None:
+            from golive.targets.project import HostProject
+
+            cfg = self.config.targets.project
+            if cfg is None:
+                raise TargetUnavailable("no project target is configured (targets.project)")
+            root = self.project_root(host)
+
+            async def load() -> ProjectTarget:
+                return await HostProject.load(cfg, host, root)
+
+            fut = self._host_projects[host.name] = asyncio.ensure_future(load())
+        project = await asyncio.shield(fut)
+        self.redactor.add_all(project.secrets)
+        return project
+
+    def project_on(self, host: Host) -> ProjectTarget:
+        """The project of a host: the local tree for the local machine, else the one
+        `load_host_project` read (the runner loads it before a check that needs it)."""
+        if host.is_local:
+            return self.project
+        fut = self._host_projects.get(host.name)
+        if fut is None or not fut.done() or fut.exception() is not None:
+            raise TargetUnavailable(
+                f"the project on host {host.name} was not loaded (declare needs=('project',))"
+            )
+        return fut.result()
+
+    async def probe_host(self, host: Host) -> str | None:
+        """Probe a host once per run (connect, host key, login): None, or the reason."""
+        fut = self._host_probes.get(host.name)
+        if fut is None:
+            fut = asyncio.ensure_future(host.probe())
+            self._host_probes[host.name] = fut
+        reason = await asyncio.shield(fut)
+        return self.redactor.redact(reason) if reason else None
 
     def configured(self, kind: str) -> bool:
         """True when golive.yaml configures this kind of target."""
@@ -137,6 +219,12 @@ class Targets:
                 out["docker"] += f" (compose project {t.docker.compose_project})"
         if t.project is not None:
             out["project"] = t.project.root
+        for host in (self._hosts or {}).values():
+            text = host.address + (f" (roles {', '.join(host.roles)})" if host.roles else "")
+            accepted = getattr(host, "accepted_key", None)
+            if accepted:
+                text += f"; host key {accepted} accepted on first use (accept_new), not pinned"
+            out[f"host {host.name}"] = text
         return {k: self.redactor.redact(v) for k, v in out.items()}
 
     def baseline_for(self, check_id: str) -> Mapping[str, Any] | None:
@@ -154,6 +242,11 @@ class Targets:
             except Exception:
                 continue
         self._built.clear()
+        hosts = list((self._hosts or {}).values())
+        if hosts:  # connections close concurrently, not one host after another
+            await asyncio.gather(
+                *(asyncio.wait_for(h.close(), 5) for h in hosts), return_exceptions=True
+            )
 
     # typed accessors used by Context
     @property

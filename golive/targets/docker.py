@@ -42,8 +42,14 @@ class DockerTarget:
             if self._client is None:
                 import docker
 
+                # ssh://user@host: the Docker SDK's SSH transport with the OpenSSH client
+                # (`ssh ... docker system dial-stdio`), which verifies the host key against
+                # ~/.ssh/known_hosts and, with no terminal to ask on, refuses an unknown one;
+                # its paramiko transport would accept unknown keys with a warning
                 self._client = docker.DockerClient(
-                    base_url=self.base_url, timeout=int(max(1, self.cfg.timeout))
+                    base_url=self.base_url,
+                    timeout=int(max(1, self.cfg.timeout)),
+                    use_ssh_client=self.base_url.startswith("ssh://"),
                 )
             return self._client
 
@@ -93,6 +99,12 @@ class DockerTarget:
     def describe(self, exc: BaseException) -> str:
         """A readable reason for an engine failure."""
         text = " ".join(str(exc).split())
+        if self.base_url.startswith("ssh://") and ("Broken pipe" in text or "aborted" in text):
+            return (
+                f"container engine at {self.base_url}: the ssh command ended (connection "
+                "refused, host key not in ~/.ssh/known_hosts, key refused, or no docker "
+                "command on the host; ssh printed why on stderr)"
+            )
         if "No such file or directory" in text or "FileNotFoundError" in text:
             return f"container engine socket not found at {self.base_url}"
         if "Connection refused" in text:

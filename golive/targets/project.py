@@ -13,6 +13,7 @@ from golive.redact import looks_secret
 
 if TYPE_CHECKING:
     from golive.config import ProjectTarget as ProjectConfig
+    from golive.hosts.interface import Host
 
 SKIP_DIRS = frozenset(
     {
@@ -65,9 +66,17 @@ class ProjectTarget:
         p = Path(rel)
         return p if p.is_absolute() else self.root / p
 
+    def read_bytes(self, p: Path) -> bytes:
+        """A file of the deployment (raises OSError)."""
+        return p.read_bytes()
+
+    def is_file(self, p: Path) -> bool:
+        """True for a regular file of the deployment."""
+        return p.is_file()
+
     def compose_paths(self) -> list[Path]:
         """The configured compose files that exist."""
-        return [p for p in (self.path(f) for f in self.cfg.compose_files) if p.is_file()]
+        return [p for p in (self.path(f) for f in self.cfg.compose_files) if self.is_file(p)]
 
     def env(self) -> dict[str, str]:
         """The variables Compose would see: `.env` files, then the process environment."""
@@ -75,11 +84,12 @@ class ProjectTarget:
             env: dict[str, str] = {}
             for f in self.cfg.env_files:
                 p = self.path(f)
-                if p.is_file():
+                if self.is_file(p):
                     try:
-                        env.update(parse_env_file(p.read_text(encoding="utf-8", errors="replace")))
+                        text = self.read_bytes(p).decode("utf-8", errors="replace")
                     except OSError:
                         continue
+                    env.update(parse_env_file(text))
             env.update(self._environ)
             for k, v in env.items():
                 if looks_secret(k) and v:
@@ -95,7 +105,7 @@ class ProjectTarget:
         for p in self.compose_paths():
             cf = ComposeFile(p)
             try:
-                cf.raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+                cf.raw = yaml.safe_load(self.read_bytes(p).decode("utf-8"))
             except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
                 cf.errors.append(f"cannot parse: {' '.join(str(exc).split())}")
                 out.append(cf)
@@ -164,3 +174,66 @@ class ProjectTarget:
 
     async def close(self) -> None:
         """Nothing to close."""
+
+
+class HostProject(ProjectTarget):
+    """The deployed tree on a remote host, as far as the project's checks read it: the
+    compose files, env files and the env_file files the services name, read over the host
+    interface once (`load`) and kept in memory. Interpolation uses those env files and the
+    environment golive runs in, as locally."""
+
+    def __init__(self, cfg: ProjectConfig, root: str, files: dict[str, bytes]) -> None:
+        super().__init__(cfg)
+        self.root = Path(root)
+        self.files = files
+
+    def read_bytes(self, p: Path) -> bytes:
+        """From the snapshot; FileNotFoundError for a file that was not there."""
+        try:
+            return self.files[str(p)]
+        except KeyError:
+            raise FileNotFoundError(2, "No such file or directory on the host", str(p)) from None
+
+    def is_file(self, p: Path) -> bool:
+        """True when the host had it."""
+        return str(p) in self.files
+
+    def walk(self, skip_dirs: frozenset[str] = SKIP_DIRS) -> Iterator[Path]:
+        """Not available for a remote tree: walk it with `ctx.host.walk`."""
+        raise NotImplementedError("walk a remote project tree with ctx.host.walk")
+
+    async def probe(self) -> str | None:
+        """The runner probes the root on the host itself."""
+        return None
+
+    @classmethod
+    async def load(cls, cfg: ProjectConfig, host: Host, root: str) -> HostProject:
+        """Read the compose and env files (and the env_file files they name) from `host`."""
+        import asyncio
+
+        files: dict[str, bytes] = {}
+
+        async def grab(path: str) -> None:
+            if path in files:
+                return
+            try:
+                files[path] = await host.read_bytes(path, 4 * 1024 * 1024)
+            except OSError:
+                return
+
+        project = cls(cfg, root, files)
+        first = [str(project.path(f)) for f in [*cfg.compose_files, *cfg.env_files]]
+        await asyncio.gather(*(grab(p) for p in first))
+        refs: list[str] = []
+        for cf in project.compose():
+            services = cf.data.get("services") if isinstance(cf.data, dict) else None
+            for svc in (services or {}).values():
+                spec = svc.get("env_file") if isinstance(svc, dict) else None
+                for item in spec if isinstance(spec, list) else [spec]:
+                    path = item.get("path") if isinstance(item, dict) else item
+                    if isinstance(path, str):
+                        refs.append(path if os.path.isabs(path) else str(cf.path.parent / path))
+        await asyncio.gather(*(grab(p) for p in refs))
+        project._env = None  # read again with everything loaded
+        project.env()
+        return project

@@ -45,7 +45,7 @@ def state_dir() -> Iterator[Path]:
 
 def test_up_status_env_down(stack: Stack, state_dir: Path) -> None:
     # the session stack (fixture) keeps running next to this one: ports do not collide
-    up = cli("up", "--no-containers", "--state-dir", str(state_dir))
+    up = cli("up", "--no-containers", "--hosts", "2", "--state-dir", str(state_dir))
     assert up.returncode == 0, up.stderr
     assert "stack up in" in up.stdout
     again = cli("up", "--state-dir", str(state_dir))
@@ -58,6 +58,10 @@ def test_up_status_env_down(stack: Stack, state_dir: Path) -> None:
     assert health["status"] == "healthy"
     exports = cli("env", "--state-dir", str(state_dir)).stdout
     assert f"export GOLIVE_API_TOKEN={env['GOLIVE_API_TOKEN']}" in exports
+    # --hosts 2: two SSH hosts holding the deployed project; env prints their block
+    assert [h["name"] for h in env["hosts"]] == ["host1", "host2"]
+    assert "#   hosts:\n#   - name: host1\n" in exports
+    _golive_judges_both_hosts(env, state_dir)
     recorded = Stack.load(state_dir)
     assert recorded is not None
     pids = list(recorded.pids.values())
@@ -66,6 +70,34 @@ def test_up_status_env_down(stack: Stack, state_dir: Path) -> None:
     assert not any(procs.alive(pid) for pid in pids)
     assert procs.processes_mentioning(str(state_dir)) == []
     assert cli("status", "--state-dir", str(state_dir)).returncode == 3
+
+
+def _golive_judges_both_hosts(env: dict[str, object], state_dir: Path) -> None:
+    cfg = state_dir / "hosts-check.yaml"
+    cfg.write_text(
+        "version: 1\n"
+        f"targets:\n  project: {{root: {env['GOLIVE_PROJECT_ROOT']}}}\n"
+        "sections:\n  operations:\n    checks:\n"
+        "      - {id: operations.runbooks}\n"
+        "      - {id: operations.cron, params: {check_daemon: false}}\n"
+    )
+    out = state_dir / "hosts-run.json"
+    overlay = str(env["GOLIVE_HOSTS_CONFIG"])
+    argv = [sys.executable, "-m", "golive", "run", "--config", str(cfg), "--config", overlay]
+    done = subprocess.run(
+        [*argv, "-o", f"json:{out}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.exists(), done.stderr
+    results = json.loads(out.read_text())["results"]
+    assert sorted((r["id"], r["host"], r["status"]) for r in results) == [
+        ("operations.cron", "host1", "PASS"),
+        ("operations.cron", "host2", "PASS"),
+        ("operations.runbooks", "host1", "PASS"),
+        ("operations.runbooks", "host2", "PASS"),
+    ], [r["summary"] for r in results]
 
 
 def test_failed_service_is_named_with_its_log_and_nothing_is_left(state_dir: Path) -> None:

@@ -57,3 +57,17 @@ def test_missing_socket_reason(tmp_path: Path) -> None:
     target = DockerTarget(DockerConfig(base_url=f"unix://{tmp_path}/none.sock", timeout=2))
     reason = asyncio.run(target.probe())
     assert reason == f"container engine socket not found at unix://{tmp_path}/none.sock"
+
+
+def test_ssh_engine_url_uses_the_ssh_transport_and_gives_one_reason() -> None:
+    """ssh:// goes through the Docker SDK's SSH transport (the OpenSSH client); a closed
+    port gives a SKIP reason that says what to look at, not a traceback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends
+    target = DockerTarget(DockerConfig(base_url=f"ssh://root@127.0.0.1:{port}", timeout=5))
+    reason = asyncio.run(target.probe())
+    assert reason is not None
+    assert reason.startswith(
+        f"container engine at ssh://root@127.0.0.1:{port}: the ssh command ended"
+    )
