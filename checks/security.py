@@ -15,6 +15,7 @@ import asyncio
 import math
 import os
 import stat
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -122,14 +123,19 @@ async def secrets_scan(
     files, skipped = await asyncio.to_thread(collect)
     loop = asyncio.get_running_loop()
     deadline = time.monotonic() + max(1.0, ctx.timeout * 0.85)
-    hits, scanned = await asyncio.to_thread(
-        secretscan.scan_files,
-        files,
-        plugins,
-        deadline,
-        lambda v: _call_soon(loop, ctx.secret, v),
-        lambda d, t: _call_soon(loop, ctx.progress, d, t, "scanning for secrets"),
-    )
+    stop = threading.Event()  # set when this check is cancelled: the scan ends its workers
+    try:
+        hits, scanned = await asyncio.to_thread(
+            secretscan.scan_files,
+            files,
+            plugins,
+            deadline,
+            lambda v: _call_soon(loop, ctx.secret, v),
+            lambda d, t: _call_soon(loop, ctx.progress, d, t, "scanning for secrets"),
+            stop,
+        )
+    finally:
+        stop.set()
     await asyncio.sleep(0)  # let the secrets registered from the thread land first
     new = [h for h in hits if (os.path.normpath(h.path), h.hashed) not in known]
     suppressed = len(hits) - len(new)
