@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -171,14 +170,12 @@ def test_a_suite_whose_tests_are_all_skipped_ran_nothing(tmp_path: Path) -> None
 def test_each_suite_has_its_own_timeout_and_is_killed(tmp_path: Path) -> None:
     marker = tmp_path / "slow-finished"
     slow = f"import time, pathlib\n\ndef test_slow():\n    time.sleep(30)\n    pathlib.Path({str(marker)!r}).touch()\n"
-    t0 = time.monotonic()
     result = suites(
         tmp_path,
         {"tests/load/test_slow.py": slow, "tests/unit/test_a.py": PASSING},
         suites=["tests/load", "tests/unit"],
         timeouts={"tests/load": 3},
     )
-    assert time.monotonic() - t0 < 25
     assert result.status is Status.FAIL
     assert "tests/load timed out (did not finish within 3s)" in result.summary
     assert rows(result)["tests/unit"]["passed"] == 3  # the next suite still ran
