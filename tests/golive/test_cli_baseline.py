@@ -1,9 +1,8 @@
 """golive/cli_baseline.py: `golive baseline save` and `golive run --baseline FILE`, run as
 real subprocesses (exit codes and error text as a user sees them).
 
-Most cases probe a loopback HTTP server (the standard library's ThreadingHTTPServer,
-answering after 50 ms); the integration case saves and compares every performance check
-against the reference stack.
+Most cases probe a loopback HTTP server (the standard library's ThreadingHTTPServer); the
+integration case saves and compares every performance check against the reference stack.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,7 +31,6 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        time.sleep(0.05)  # a busy test machine then adds little in relative terms
         body = b'{"status": "healthy"}'
         self.send_response(200)
         self.send_header("content-type", "application/json")
