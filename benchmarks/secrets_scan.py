@@ -52,7 +52,12 @@ def main() -> int:
                 p.chmod(p.stat().st_mode | 0o200)
         files = sum(1 for p in tree.rglob("*") if p.is_file())
         config = work / "golive.yaml"
-        config.write_text(f"version: 1\ntargets:\n  project:\n    root: {json.dumps(str(tree))}\n")
+        # a timeout no machine reaches: a scan cut short by it would measure nothing
+        config.write_text(
+            f"version: 1\ntargets:\n  project:\n    root: {json.dumps(str(tree))}\n"
+            "sections:\n  security:\n    checks:\n"
+            "      - {id: security.secrets_scan, timeout: 15m}\n"
+        )
         report = work / "run.json"
         golive_cmd = [
             sys.executable,
@@ -70,6 +75,7 @@ def main() -> int:
         golive_times: list[float] = []
         cli_times: list[float] = []
         for i in range(args.runs + 1):  # the first round warms caches and is not counted
+            report.unlink(missing_ok=True)
             g, g_proc = timed(golive_cmd, work)
             c, c_proc = timed(cli_cmd, tree)
             if c_proc.returncode != 0:
@@ -81,7 +87,10 @@ def main() -> int:
             if i:
                 golive_times.append(g)
                 cli_times.append(c)
-        result = json.loads(report.read_text())["results"][0]
+            result = json.loads(report.read_text())["results"][0]
+            if result["status"] == "ERROR":
+                print(f"golive's scan did not finish: {result['summary']}")
+                return 1
         cli_results = json.loads(c_proc.stdout)["results"]
     found = len(result["evidence"].get("findings", []))
     print(f"tree: {args.tree} ({files} files), copied to a temporary directory")
