@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import statistics
 import subprocess
 import sys
 
 from _stack import add_state_dir, reference_stack
 
+from demo.stack import prereq
 from golive.models import Status
 from golive.testing import run_check
 
@@ -33,7 +33,7 @@ P50_WITHIN, MIN_THROUGHPUT = 0.25, 0.40
 def hey(url: str) -> tuple[float, float]:
     """(p50 ms, requests/s) as hey reports them."""
     out = subprocess.run(
-        ["hey", "-n", str(N), "-c", str(C), url],
+        [prereq.path("hey"), "-n", str(N), "-c", str(C), url],
         capture_output=True,
         text=True,
         check=True,
@@ -49,7 +49,7 @@ def hey(url: str) -> tuple[float, float]:
 def ab(url: str) -> tuple[float, float]:
     """(p50 ms, requests/s) as ab reports them (ab's percentiles are whole milliseconds)."""
     out = subprocess.run(
-        ["ab", "-q", "-l", "-n", str(N), "-c", str(C), url],
+        [prereq.path("ab"), "-q", "-l", "-n", str(N), "-c", str(C), url],
         capture_output=True,
         text=True,
         check=True,
@@ -85,9 +85,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_state_dir(parser)
     args = parser.parse_args()
-    missing = [t for t in ("hey", "ab") if shutil.which(t) is None]
+    missing = [t for t in prereq.missing(["benchmarks"]) if t.name in ("hey", "ab")]
     if missing:
-        print(f"not installed: {', '.join(missing)} (Debian: hey, apache2-utils)")
+        print(
+            f"not installed: {', '.join(t.name for t in missing)} (apt-get install -y "
+            f"{' '.join(prereq.packages(missing))})"
+        )
         return 1
     with reference_stack(args.state_dir, containers=False) as stack:
         url = f"{stack.api_url}/health"

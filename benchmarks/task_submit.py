@@ -1,10 +1,12 @@
 """How fast golive's task probe submits tasks, next to `hey` posting the same task.
 
-Goal: `performance.task_throughput` submits >= 200 tasks/s to the demo API (200 tasks,
-10 at a time), so that the probe is never the bottleneck of a 100 tasks/min SLA. The
-reference is `hey` POSTing the same task body to the same endpoint with the same
-concurrency, in the same run (three rounds each, interleaved): it shows what the API
-itself can take on this machine, and the ratio says how much of that golive uses. hey's
+Goal: `performance.task_throughput` submits at >= 0.8x the rate `hey` gets from the same
+API (200 tasks, 10 at a time), so that the probe is never the bottleneck of a task
+throughput SLA. The reference is `hey` POSTing the same task body to the same endpoint
+with the same concurrency, in the same run (three rounds each, interleaved): it shows
+what the API itself can take on this machine, which sets the absolute figure. The goal is
+therefore the ratio; 200 tasks/s is printed as information (on a busy or small machine
+the API itself may take less than that from hey). hey's
 tasks are due in 2099 and deleted through the API afterwards; golive's are due 3 s
 ahead, run, and are deleted by the check itself. The rate limiter's counters are reset
 before every round (200 creates and 200 deletes fit in its 600/min). Prints every
@@ -18,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -27,12 +28,14 @@ import httpx
 import psycopg
 from _stack import add_state_dir, reference_stack
 
-from demo.stack import Stack
+from demo.stack import Stack, prereq
 from demo.stack.app import reset_rate_limits
 from golive.models import Status
 from golive.testing import run_check
 
-N, C, ROUNDS, GOAL = 200, 10, 3, 200.0
+N, C, ROUNDS = 200, 10, 3
+GOAL_RATIO = 0.8  # golive / hey, measured in the same run
+INFO_RATE = 200.0  # tasks/s: information only, the API sets it
 HEY_TITLE = "golive-bench-hey task_submit"
 
 
@@ -60,7 +63,7 @@ def hey(stack: Stack) -> float:
         }
     )
     cmd = [
-        "hey",
+        prereq.path("hey"),
         "-n",
         str(N),
         "-c",
@@ -111,7 +114,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_state_dir(parser)
     args = parser.parse_args()
-    if shutil.which("hey") is None:
+    if prereq.tool("hey").find() is None:
         print("not installed: hey (Debian package hey)")
         return 1
     with reference_stack(args.state_dir, containers=False) as stack:
@@ -129,10 +132,16 @@ def main() -> int:
         reset_rate_limits(stack)
     g, h = statistics.median(runs["golive"]), statistics.median(runs["hey"])
     print(f"medians: hey {h:.1f} tasks/s, golive {g:.1f} tasks/s; golive/hey {g / h:.2f}")
-    ok = g >= GOAL
+    ratio = g / h
     print(
-        f"goal: golive submits >= {GOAL:.0f} tasks/s -> {'met' if ok else 'MISSED'} "
-        f"({g:.0f} tasks/s; the API took {h:.0f}/s from hey)"
+        f"information: golive {g:.0f} tasks/s "
+        f"({'at or above' if g >= INFO_RATE else 'below'} {INFO_RATE:.0f}/s; "
+        f"the API took {h:.0f}/s from hey)"
+    )
+    ok = ratio >= GOAL_RATIO
+    print(
+        f"goal: golive submits >= {GOAL_RATIO:.1f}x hey's rate -> {'met' if ok else 'MISSED'} "
+        f"({ratio:.2f}x: golive {g:.0f} tasks/s, hey {h:.0f} tasks/s)"
     )
     return 0 if ok else 1
 

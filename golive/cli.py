@@ -141,7 +141,27 @@ def run(
     ] = None,
     deadline: Annotated[
         float | None,
-        typer.Option("--deadline", help="Global deadline for the whole run, in seconds."),
+        typer.Option(
+            "--deadline",
+            help="Global deadline for the whole run, in seconds (with --wait: for each round).",
+        ),
+    ] = None,
+    wait: Annotated[
+        str | None,
+        typer.Option(
+            "--wait",
+            metavar="DURATION",
+            help="After a deploy: re-run the checks not passing yet until the exit code is 0 "
+            "(GO, or CONDITIONAL without --strict) or DURATION (90s, 5m, 1h, seconds) runs out.",
+        ),
+    ] = None,
+    interval: Annotated[
+        str | None,
+        typer.Option(
+            "--interval",
+            metavar="S",
+            help="With --wait: pause between the end of a round and the next (default 10s).",
+        ),
     ] = None,
     concurrency: Annotated[
         int | None, typer.Option("--concurrency", min=1, max=64, help="Checks run at once.")
@@ -193,6 +213,8 @@ def _run(
     allow_writes: bool,
     timeout: float | None,
     deadline: float | None,
+    wait: str | None,
+    interval: str | None,
     concurrency: int | None,
     fmt: str,
     output: list[str] | None,
@@ -223,6 +245,7 @@ def _run(
             raise UsageError(
                 f"--fail-on {fail_on!r}: use one of critical, high, medium, low, info"
             ) from None
+    wait_s, interval_s = _wait_options(wait, interval)
     specs = [parse_output(o) for o in output or []]
     get_renderer(fmt)
     for s in specs:
@@ -276,12 +299,20 @@ def _run(
             "tags": tag or [],
             "exclude": exclude or [],
         },
+        wait=wait_s,
+        interval=interval_s,
     )
     with LiveProgress(err, len(planned), enabled=not quiet) as live:
-        events = Events(started=live.started, finished=live.finished, progress=live.progress)
+        events = Events(
+            started=live.started,
+            finished=live.finished,
+            progress=live.progress,
+            round_started=live.new_round,
+            round_finished=None if quiet else _print_round(err, redactor),
+        )
         result = execute(cfg, planned, options, redactor, events)
     if fmt == "console":
-        for item in renderables(result, verbose=verbose, quiet=quiet):
+        for item in renderables(result, verbose=verbose, quiet=quiet, width=out.width):
             out.print(item)
     else:
         text = render(result, fmt, redactor)
@@ -293,6 +324,29 @@ def _run(
             err.print(f"wrote {spec.format} report: {spec.path}")
     _step_summary(result, redactor)
     return result.decision.exit_code
+
+
+def _wait_options(wait: str | None, interval: str | None) -> tuple[float | None, float]:
+    """--wait and --interval in seconds; bad values are usage errors (exit 2)."""
+    from golive.config import duration_option
+    from golive.errors import UsageError
+
+    if wait is None:
+        if interval is not None:
+            raise UsageError("--interval only applies with --wait DURATION")
+        return None, 10.0
+    seconds = duration_option("--wait", wait)
+    return seconds, 10.0 if interval is None else duration_option("--interval", interval)
+
+
+def _print_round(err: Console, redactor: Any) -> Any:
+    """A callback printing each round of --wait on stderr (stdout may carry a report)."""
+    from golive.wait import round_line
+
+    def show(run: Any) -> None:
+        err.print(redactor.redact(round_line(run)), markup=False, highlight=False, soft_wrap=True)
+
+    return show
 
 
 def _signoffs(cfg: Config) -> list[Any]:
@@ -357,13 +411,13 @@ def list_checks(
         from rich.table import Table
 
         table = Table(title=f"{len(rows)} checks")
-        for col in ("id", "severity", "needs", "writes", "title"):
-            table.add_column(col)
+        for col in ("id", "severity", "needs", "writes", "title"):  # wrapped or folded, never cut
+            table.add_column(col, overflow="fold")
         for r in rows:
             table.add_row(
                 r["id"],
                 r["severity"],
-                ",".join(r["needs"]),
+                ", ".join(r["needs"]),
                 "yes" if r["writes"] else "",
                 r["title"],
             )
@@ -371,8 +425,8 @@ def list_checks(
         console.print(table)
         if generics:
             gt = Table(title="generic kinds (use with `uses:` in golive.yaml)")
-            gt.add_column("kind")
-            gt.add_column("what it checks")
+            gt.add_column("kind", overflow="fold")
+            gt.add_column("what it checks", overflow="fold")
             for g in generics:
                 gt.add_row(g["kind"], g["title"])
             console.print(gt)

@@ -48,6 +48,19 @@ def parse_duration(value: Any) -> Any:
     return value
 
 
+def duration_option(option: str, value: str) -> float:
+    """A command-line duration (`--wait 5m`): positive seconds, else a UsageError naming it."""
+    from golive.errors import UsageError
+
+    try:
+        parsed = parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+    if not isinstance(parsed, (int, float)) or parsed <= 0:
+        raise UsageError(f"{option} {value!r} must be a positive duration such as 90s, 10m or 1h")
+    return float(parsed)
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=7 * 86400)]
 
 

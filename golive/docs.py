@@ -60,6 +60,15 @@ def explain_text(registry: Registry, name: str) -> str:
     return "\n".join(lines)
 
 
+def count_phrase(registry: Registry) -> str:
+    """'N built-in checks in M sections': the figure the README and docs/checks.md quote.
+
+    Counts the registered checks (not generic kinds) and the sections they belong to;
+    a test keeps the README's sentence equal to this."""
+    sections = {spec.section for spec in registry.checks.values()}
+    return f"{len(registry.checks)} built-in checks in {len(sections)} sections"
+
+
 def markdown(registry: Registry) -> str:
     """docs/checks.md: every check and generic kind, grouped by section."""
     out = [
@@ -67,6 +76,9 @@ def markdown(registry: Registry) -> str:
         "",
         "Generated from the check registry by `python -m golive.docs > docs/checks.md`;",
         "a test keeps it complete. `golive explain ID` prints the same for one check.",
+        "",
+        f"{count_phrase(registry)}, plus {len(registry.generics)} kinds of checks declared",
+        "in golive.yaml alone (`uses:`, at the end).",
         "",
     ]
     by_section: dict[str, list[CheckSpec]] = {}

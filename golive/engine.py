@@ -13,11 +13,12 @@ interpreter's exit would wait for it, so golive would outlive its deadline by th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -50,6 +51,8 @@ class Options:
     baseline_path: str | None = None
     signoffs: Sequence[SignOff] = ()
     selection: dict[str, Any] = field(default_factory=dict)
+    wait: float | None = None  # --wait: re-run what is not passing for up to this many seconds
+    interval: float = 10.0  # --interval: pause between rounds of --wait
 
 
 def new_run_id() -> str:
@@ -145,9 +148,51 @@ async def execute_async(
     events: Events | None = None,
 ) -> Run:
     """The async body of `execute`."""
+    if options.wait is not None:
+        from golive.wait import run_until_go
+
+        return await run_until_go(config, planned, options, redactor, events or Events())
+    begun = begin(options)
+    with stop_on_signals(begun.stop):
+        results, targets = await run_round(config, planned, options, redactor, begun, events)
+    return begun.assemble(config, results, options, targets, interrupted=begun.stop.is_set())
+
+
+@dataclass
+class Begun:
+    """What every round of a run shares: its id, start, settings and stop event."""
+
+    run_id: str
+    started: datetime
+    t0: float  # time.monotonic() at the start
+    settings: RunSettings
+    stop: asyncio.Event
+
+    def assemble(
+        self,
+        config: Config,
+        results: list[CheckResult],
+        options: Options,
+        targets: dict[str, str],
+        *,
+        interrupted: bool,
+    ) -> Run:
+        """The run so far: `assemble` with this run's id, start and duration until now."""
+        return assemble(
+            config,
+            results,
+            options,
+            run_id=self.run_id,
+            started=self.started,
+            duration=time.monotonic() - self.t0,
+            interrupted=interrupted,
+            targets=targets,
+        )
+
+
+def begin(options: Options) -> Begun:
+    """Start a run: a new run id, the start time, the settings checks see."""
     run_id = new_run_id()
-    started = datetime.now(timezone.utc)
-    t0 = time.monotonic()
     settings = RunSettings(
         run_id=run_id,
         allow_writes=options.allow_writes,
@@ -155,50 +200,60 @@ async def execute_async(
         interactive=options.interactive,
         baseline_path=options.baseline_path,
     )
+    return Begun(run_id, datetime.now(timezone.utc), time.monotonic(), settings, asyncio.Event())
+
+
+async def run_round(
+    config: Config,
+    planned: list[Planned],
+    options: Options,
+    redactor: Redactor,
+    begun: Begun,
+    events: Events | None = None,
+) -> tuple[list[CheckResult], dict[str, str]]:
+    """Run checks once with fresh targets (probed anew); returns results and target descriptions.
+
+    The deadline (`--deadline`, else defaults.deadline) applies to this call.
+    """
     targets = Targets(
         config, redactor, allow_writes=options.allow_writes, baseline=options.baseline
     )
     runner = Runner(
         config=config,
         targets=targets,
-        settings=settings,
+        settings=begun.settings,
         redactor=redactor,
         concurrency=options.concurrency or config.defaults.concurrency,
         deadline=options.deadline or config.defaults.deadline,
         events=events or Events(),
+        stop=begun.stop,
     )
-    loop = asyncio.get_running_loop()
-    installed = _install_signals(loop, runner.stop)
     try:
         results = await runner.run(planned)
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
         try:
             await asyncio.wait_for(targets.close(), 5)
         except (asyncio.TimeoutError, TimeoutError):
             pass
-    return assemble(
-        config,
-        results,
-        options,
-        run_id=run_id,
-        started=started,
-        duration=time.monotonic() - t0,
-        interrupted=runner.stop.is_set(),
-        targets=targets.describe(),
-    )
+    return results, targets.describe()
 
 
-def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[int]:
-    installed: list[int] = []
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM set `stop` instead of killing the process."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):
             continue
-    return installed
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 def assemble(

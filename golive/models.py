@@ -195,6 +195,82 @@ class Decision:
     exit_code: int = 0
 
 
+class WaitEnd(str, enum.Enum):
+    """Why `golive run --wait` stopped re-running checks."""
+
+    DECISION = "decision"  # GO, or CONDITIONAL without --strict: the exit code became 0
+    RAN_OUT = "ran-out"  # the duration ran out first
+    SETTLED = "settled"  # no further round could make the exit code 0
+    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A check whose status changed from one round of `--wait` to the next."""
+
+    id: str
+    before: Status
+    after: Status
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round of `golive run --wait`: the checks it ran and what changed."""
+
+    number: int
+    at: float  # seconds from the start of the run to the end of this round
+    checks: Sequence[str]  # ids of the checks this round ran (round 1: all of them)
+    changes: Sequence[StatusChange]
+    not_passing: Sequence[str]  # ids not PASS, WAIVED or a SKIP that waiting cannot change
+    verdict: Verdict
+
+    def changes_text(self, arrow: str = "->") -> str:
+        """'round 2 (t+20s): a ERROR -> PASS, b SKIP -> PASS; GO', for reports."""
+        changed = ", ".join(
+            f"{c.id} {c.before.value} {arrow} {c.after.value}" for c in self.changes
+        )
+        head = f"round {self.number} (t+{self.at:.0f}s)"
+        return f"{head}: {changed or 'no change'}; {self.verdict.value}"
+
+
+@dataclass(frozen=True)
+class WaitSummary:
+    """How `golive run --wait` went: its limits, why it stopped, and each round."""
+
+    duration: float  # --wait, in seconds
+    interval: float  # --interval, in seconds
+    rounds: int
+    ended: WaitEnd | None  # None only while rounds are still running
+    history: Sequence[Round] = ()
+
+    def describe(self) -> str:
+        """One sentence for reports, e.g. '3 rounds (--wait 60s, --interval 1s): ...'."""
+        limits = f"--wait {duration_text(self.duration)}, --interval {duration_text(self.interval)}"
+        head = f"{self.rounds} round{'s' if self.rounds != 1 else ''} ({limits})"
+        last = self.history[-1].verdict.value if self.history else "no decision"
+        why = {
+            WaitEnd.DECISION: f"{last} reached",
+            WaitEnd.RAN_OUT: f"the wait ran out, still {last}",
+            WaitEnd.SETTLED: f"stopped at {last}: no further round could change the decision",
+            WaitEnd.INTERRUPTED: "interrupted",
+            None: "still running",
+        }[self.ended]
+        return f"{head}: {why}"
+
+    def changed_rounds(self, limit: int = 20) -> list[str]:
+        """`changes_text` of the rounds after the first that changed something (the last
+        `limit` of them)."""
+        return [r.changes_text("→") for r in self.history if r.number > 1 and r.changes][-limit:]
+
+
+def duration_text(value: float) -> str:
+    """A duration as the command line accepts it: '90s', '5m', '1h', '1.5s'."""
+    for unit, size in (("h", 3600.0), ("m", 60.0)):
+        if value >= size and value % size == 0:
+            return f"{value / size:g}{unit}"
+    return f"{value:g}s"
+
+
 @dataclass(frozen=True)
 class Run:
     """A complete run: what was checked, against what, and the decision."""
@@ -216,6 +292,7 @@ class Run:
     sections: Mapping[str, str] = field(default_factory=dict)  # id -> title, in order
     interrupted: bool = False
     schema_version: str = SCHEMA_VERSION
+    wait: WaitSummary | None = None  # only with --wait; omitted from JSON otherwise
 
     def counts(self) -> dict[str, int]:
         """How many results have each status."""

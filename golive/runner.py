@@ -18,7 +18,7 @@ from typing import Any
 
 from golive.api import Context, RunSettings
 from golive.config import Config
-from golive.models import CheckResult, Outcome, Status, Waiver
+from golive.models import CheckResult, Outcome, Run, Status, Waiver
 from golive.plan import Planned
 from golive.redact import Redactor
 from golive.targets import Targets
@@ -31,6 +31,9 @@ class Events:
     started: Callable[[Planned], None] | None = None
     finished: Callable[[CheckResult], None] | None = None
     progress: Callable[[str, float, float, str], None] | None = None
+    # `golive run --wait`: a round starts (its number, how many checks), a round ended
+    round_started: Callable[[int, int], None] | None = None
+    round_finished: Callable[[Run], None] | None = None
 
 
 @dataclass

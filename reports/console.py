@@ -1,16 +1,26 @@
-"""Console output: per-section Rich tables, a decision banner, and live progress on a TTY."""
+"""Console output: per-section results, a decision banner, and live progress on a TTY.
+
+Below :data:`WIDE` columns (an 80-column terminal, a CI log, a pipe without COLUMNS) each
+result is one block: status, id and time on the first line, then the title and the whole
+summary wrapped under it. From :data:`WIDE` columns on, each section is a table. Nothing
+is ever cut with an ellipsis: text wraps, and a word longer than a line is folded.
+"""
 
 from __future__ import annotations
 
 import io
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.panel import Panel
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from golive.models import CheckResult, Run, Status, Verdict
+
+WIDE = 120  # columns from which a section is a table rather than blocks
+INDENT = 7  # blocks: the title and summary start under the check id
 
 STATUS_STYLE = {
     Status.PASS: "bold green",
@@ -36,25 +46,40 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f}m"
 
 
-def section_table(title: str, results: list[CheckResult], *, verbose: bool = False) -> Table:
-    """One section's results as a table."""
+def _summary(r: CheckResult, verbose: bool) -> Text:
+    """The summary with the note, the waiver and (verbose) the detail under it."""
+    summary = Text(r.summary, overflow="fold")
+    if r.note:
+        summary.append(f"\n{r.note}", style="italic yellow")
+    if r.waiver:
+        summary.append(
+            f"\nwaived by {r.waiver.approved_by} until {r.waiver.expires}: {r.waiver.reason}",
+            style="cyan",
+        )
+    if verbose and r.detail:
+        summary.append("\n" + r.detail, style="dim")
+    return summary
+
+
+def section_table(
+    title: str, results: list[CheckResult], *, verbose: bool = False, width: int = 140
+) -> Table:
+    """One section's results as a table fitting `width` columns (for wide terminals).
+
+    Rich measures a text's minimum width by its longest word and crops a table that cannot
+    fit: the title and summary columns get explicit maximum widths instead, so that a long
+    word (a URL) is folded inside its column and nothing is cropped."""
     table = Table(title=title, title_justify="left", expand=False, show_lines=False)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Check", no_wrap=True)
-    table.add_column("Title")
-    table.add_column("Summary")
-    table.add_column("Time", justify="right", no_wrap=True)
+    longest_id = max((len(r.id) for r in results), default=5)
+    check_width = min(longest_id, width // 3)
+    room = max(20, width - 6 - 6 - check_width - 16)  # 5 columns: 16 for borders and padding
+    table.add_column("Status", no_wrap=True, min_width=6)
+    table.add_column("Check", overflow="fold", min_width=check_width, max_width=check_width)
+    table.add_column("Title", overflow="fold", max_width=room // 3)
+    table.add_column("Summary", overflow="fold", max_width=room - room // 3)
+    table.add_column("Time", justify="right", no_wrap=True, min_width=6)
     for r in results:
-        summary = Text(r.summary)
-        if r.note:
-            summary.append(f"\n{r.note}", style="italic yellow")
-        if r.waiver:
-            summary.append(
-                f"\nwaived by {r.waiver.approved_by} until {r.waiver.expires}: {r.waiver.reason}",
-                style="cyan",
-            )
-        if verbose and r.detail:
-            summary.append("\n" + r.detail, style="dim")
+        summary = _summary(r, verbose)
         table.add_row(
             Text(r.status.value, style=STATUS_STYLE[r.status]),
             Text(r.id),
@@ -63,6 +88,39 @@ def section_table(title: str, results: list[CheckResult], *, verbose: bool = Fal
             _duration(r.duration),
         )
     return table
+
+
+class _Indented:
+    """Text wrapped to the width left after `indent` spaces, each line indented; no padding
+    on the right (a CI log gets no trailing blanks)."""
+
+    def __init__(self, text: Text, indent: int) -> None:
+        self.text, self.indent = text, indent
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(20, options.max_width - self.indent)
+        for line in self.text.wrap(console, width, overflow="fold"):
+            line.rstrip()
+            yield Segment(" " * self.indent)
+            yield from line.render(console)
+            yield Segment.line()
+
+
+def section_blocks(title: str, results: list[CheckResult], *, verbose: bool = False) -> Group:
+    """One section's results as blocks, one per result (for narrow terminals and logs)."""
+    parts: list[Any] = [Text(title, style="bold underline")]
+    for r in results:
+        head = Text()
+        head.append(f"{r.status.value:<6} ", style=STATUS_STYLE[r.status])
+        head.append(r.id, style="bold")
+        head.append(f"  {_duration(r.duration)}", style="dim")
+        head.overflow = "fold"
+        body = Text(r.title, style="italic", overflow="fold")
+        body.append("\n")
+        body.append_text(_summary(r, verbose))
+        parts += [head, _Indented(body, INDENT)]
+    parts.append(Text(""))
+    return Group(*parts)
 
 
 def banner(run: Run) -> Panel:
@@ -91,22 +149,27 @@ def banner(run: Run) -> Panel:
     return Panel(body, title="golive decision", expand=False)
 
 
-def renderables(run: Run, *, verbose: bool = False, quiet: bool = False) -> list[Any]:
-    """Everything the console shows for a finished run."""
+def renderables(
+    run: Run, *, verbose: bool = False, quiet: bool = False, width: int = WIDE
+) -> list[Any]:
+    """Everything the console shows for a finished run, laid out for `width` columns."""
     out: list[Any] = []
     if not quiet:
         for section, results in run.by_section():
-            title = run.sections.get(section) or section
-            out.append(section_table(f"{title} ({section})", results, verbose=verbose))
+            title = f"{run.sections.get(section) or section} ({section})"
+            if width >= WIDE:
+                out.append(section_table(title, results, verbose=verbose, width=width))
+            else:
+                out.append(section_blocks(title, results, verbose=verbose))
     out.append(banner(run))
     return out
 
 
-def render(run: Run) -> str:
+def render(run: Run, width: int = 140) -> str:
     """Plain-text rendering of the console view (for `--output console:FILE`)."""
     buf = io.StringIO()
-    console = Console(file=buf, width=140, color_system=None, force_terminal=False, record=False)
-    console.print(Group(*renderables(run)))
+    console = Console(file=buf, width=width, color_system=None, force_terminal=False, record=False)
+    console.print(Group(*renderables(run, width=width)))
     return buf.getvalue()
 
 
@@ -144,6 +207,11 @@ class LiveProgress:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+    def new_round(self, number: int, total: int) -> None:
+        """A round of `--wait` starts with `total` checks."""
+        if self._progress is not None:
+            self._progress.reset(self._overall, total=total, description=f"round {number}")
 
     def started(self, planned: Any) -> None:
         """A check started."""

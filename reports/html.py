@@ -266,6 +266,9 @@ def _meta(run: Run) -> list[tuple[str, str]]:
     ]
     if run.interrupted:
         rows.insert(4, ("Interrupted", "yes: results are partial"))
+    if run.wait is not None:
+        rows.insert(4, ("Waited (--wait)", run.wait.describe()))
+        rows.insert(5, ("Changes while waiting", "; ".join(run.wait.changed_rounds()) or "none"))
     return rows
 
 

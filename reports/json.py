@@ -13,8 +13,14 @@ from golive.models import SCHEMA_VERSION, Run
 
 
 def to_dict(run: Run) -> dict[str, Any]:
-    """The run as plain JSON-ready data."""
+    """The run as plain JSON-ready data.
+
+    `wait` is left out when the run did not wait (no --wait): a run saved before it existed
+    reads back to the same data, so its digest, which sign-offs are bound to, is unchanged.
+    """
     data: dict[str, Any] = _plain(dataclasses.asdict(run))
+    if data.get("wait") is None:
+        data.pop("wait", None)
     return data
 
 

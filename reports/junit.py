@@ -71,6 +71,9 @@ def _properties(run: Run, section: str) -> list[tuple[str, str]]:
         props.append((f"golive.gate.{g.id}", state))
     if run.interrupted:
         props.append(("golive.interrupted", "true"))
+    if run.wait is not None:
+        props.append(("golive.wait.rounds", str(run.wait.rounds)))
+        props.append(("golive.wait", run.wait.describe()))
     return props
 
 

@@ -94,6 +94,10 @@ def render(run: Run, *, previous: Run | None = None) -> str:
     ]
     if run.interrupted:
         lines += ["> **The run was interrupted: results are partial.**", ""]
+    if run.wait is not None:
+        changed = "; ".join(run.wait.changed_rounds())
+        text = f"Waited: {run.wait.describe()}" + (f". Changes: {changed}" if changed else "")
+        lines += [esc(text, limit=2000), ""]
     lines += [f"- {esc(reason)}" for reason in d.reasons]
     lines += [
         "",

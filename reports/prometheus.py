@@ -12,6 +12,7 @@ Metrics (all gauges):
 - ``golive_gate_status{gate}`` (same scale as checks) and ``golive_gate_signed_off{gate}``;
 - ``golive_run_timestamp_seconds``: when the run finished (Unix time);
 - ``golive_run_duration_seconds``, ``golive_run_interrupted``;
+- ``golive_run_rounds``: rounds the run took (1 without ``--wait``);
 - ``golive_run_info{run_id,project,environment,golive_version,config_digest}`` = 1.
 
 node-exporter adds its own instance labels; the file is rewritten whole by each run, so a
@@ -135,6 +136,11 @@ def render(run: Run) -> str:
         "golive_run_interrupted",
         "1 when the last golive run was interrupted (partial results).",
         [((), 1 if run.interrupted else 0)],
+    )
+    w.family(
+        "golive_run_rounds",
+        "Rounds the last golive run took (golive run --wait re-runs what is not passing).",
+        [((), run.wait.rounds if run.wait is not None else 1)],
     )
     w.family(
         "golive_run_info",

@@ -45,6 +45,19 @@ def _missing(what: str) -> None:
     pytest.skip(reason)
 
 
+def tool(name: str) -> str:
+    """Path of a program listed in demo/stack/prereq.py; skip (fail under CI=true) naming its
+    Debian package when it is not installed."""
+    from demo.stack import prereq
+
+    entry = prereq.tool(name)
+    path = entry.find()
+    if path is None:
+        _missing(f"{name} (Debian package {entry.package})")
+    assert path is not None
+    return path
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     """A running reference stack (:class:`demo.stack.Stack`)."""

@@ -1,4 +1,4 @@
-"""Command line: ``python -m demo.stack up|down|status|env [--state-dir DIR]``."""
+"""Command line: ``python -m demo.stack up|down|status|env|doctor [--state-dir DIR]``."""
 
 from __future__ import annotations
 
@@ -87,6 +87,33 @@ def cmd_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Every listed program present (exit 0), or what is missing by Debian package (exit 1)."""
+    from demo.stack import prereq
+
+    groups = args.groups.split(",") if args.groups else None
+    try:
+        missing = prereq.missing(groups)
+    except KeyError as exc:
+        print(f"doctor: {exc.args[0]} (known: {', '.join(prereq.GROUPS)})", file=sys.stderr)
+        return 2
+    wanted = list(prereq.GROUPS) if groups is None else groups
+    total = [t for t in prereq.TOOLS if set(wanted) & set(t.groups)]
+    if not missing:
+        print(f"all {len(total)} programs present ({', '.join(wanted)})")
+        return 0
+    print(f"missing {len(missing)} of {len(total)} programs:")
+    for t in missing:
+        where = ", ".join(t.dirs) if t.dirs else "PATH"
+        groups_of = ",".join(g for g in t.groups if g in wanted)
+        print(
+            f"  {t.name:<24} Debian package {t.package:<24} [{groups_of}] {t.why}"
+            f" (looked in {where})"
+        )
+    print(f"install them with: apt-get install -y {' '.join(prereq.packages(missing))}")
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo.stack", description=__doc__)
     parser.add_argument(
@@ -109,12 +136,27 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="liveness of each process (exit 0 when all up)")
     env = sub.add_parser("env", help="print export lines for golive")
     env.add_argument("--json", action="store_true")
+    doctor = sub.add_parser(
+        "doctor", help="list missing programs by Debian package (exit 1 when any is missing)"
+    )
+    doctor.add_argument(
+        "--for",
+        dest="groups",
+        default=None,
+        help="comma-separated groups to check: stack, containers, tests, benchmarks (default all)",
+    )
     # accept --state-dir after the sub-command too
-    for p in (up, down, sub.choices["status"], env):
+    for p in (up, down, sub.choices["status"], env, doctor):
         p.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.state_dir = args.state_dir.resolve()
-    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env}
+    handler = {
+        "up": cmd_up,
+        "down": cmd_down,
+        "status": cmd_status,
+        "env": cmd_env,
+        "doctor": cmd_doctor,
+    }
     return handler[args.command](args)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import socket
 import sys
 import tarfile
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from demo.stack import procs
+from demo.stack import prereq, procs
 from demo.stack.model import Stack
 
 IMAGE = "localhost/golive-test:latest"
@@ -43,9 +42,7 @@ SLEEP = ["/bin/sleep", "2147483647"]
 
 def missing_binaries() -> list[str]:
     """What the container part needs and is not installed."""
-    missing = [b for b in ("podman", "runc") if shutil.which(b) is None]
-    if not Path("/bin/busybox").exists():
-        missing.append("busybox (/bin/busybox)")
+    missing = [f"{t.name} (Debian package {t.package})" for t in prereq.missing(["containers"])]
     try:
         import podman_compose  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
     except ImportError:
@@ -100,7 +97,11 @@ def engine_env(stack: Stack) -> dict[str, str]:
 def podman(stack: Stack, *args: str, check: bool = True, timeout: float = 120) -> str:
     """Run ``podman ARGS`` against this stack's storage; return stdout."""
     proc = procs.run(
-        ["podman", *args], env=engine_env(stack), check=check, timeout=timeout, cwd=stack.state_dir
+        [prereq.path("podman"), *args],
+        env=engine_env(stack),
+        check=check,
+        timeout=timeout,
+        cwd=stack.state_dir,
     )
     return proc.stdout
 
@@ -117,7 +118,7 @@ def _import_image(stack: Stack) -> None:
 
         for d in ("bin", "tmp", "etc", "data"):
             add_dir(d)
-        tar.add("/bin/busybox", arcname="bin/busybox")
+        tar.add(prereq.path("busybox"), arcname="bin/busybox")
         for applet in ("sh", "sleep", "true", "cat", "ls", "id"):
             link = tarfile.TarInfo(f"bin/{applet}")
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
@@ -145,7 +146,7 @@ def start_engine(stack: Stack) -> None:
     Path(sock).unlink(missing_ok=True)
     log = stack.state_dir / "logs" / "podman.log"
     pid = procs.spawn(
-        ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+        [prereq.path("podman"), "system", "service", "--time=0", f"unix://{sock}"],
         log,
         env=env,
         cwd=stack.state_dir,
@@ -203,6 +204,9 @@ def compose_args(stack: Stack) -> list[str]:
     return args
 
 
+SUBNET_ATTEMPTS = 20  # subnets 10.89.20-219.0/24 tried from the state dir's own one
+
+
 def create_network(stack: Stack) -> None:
     """Create ``ordinaut-network`` with a bridge name and subnet unique to this state dir.
 
@@ -213,21 +217,34 @@ def create_network(stack: Stack) -> None:
     service (which caches networks) starts.
     """
     digest = int(hashlib.sha256(str(stack.state_dir).encode()).hexdigest(), 16)
-    podman(
-        stack,
-        "network",
-        "create",
-        "--disable-dns",  # no aardvark-dns: it is one daemon shared by all podman storages
-        "--subnet",
-        f"10.89.{20 + digest % 200}.0/24",
-        "--label",
-        f"com.docker.compose.project={PROJECT}",
-        "--label",
-        f"com.docker.compose.network={NETWORK}",
-        "--label",
-        f"io.podman.compose.project={PROJECT}",
-        NETWORK,
-    )
+    for attempt in range(SUBNET_ATTEMPTS):
+        podman_args = [
+            "network",
+            "create",
+            "--disable-dns",  # no aardvark-dns: it is one daemon shared by all podman storages
+            "--subnet",
+            f"10.89.{20 + (digest + attempt) % 200}.0/24",
+            "--label",
+            f"com.docker.compose.project={PROJECT}",
+            "--label",
+            f"com.docker.compose.network={NETWORK}",
+            "--label",
+            f"io.podman.compose.project={PROJECT}",
+            NETWORK,
+        ]
+        # another stack on this machine (its own storage) may hold the subnet: take the next
+        proc = procs.run(
+            [prereq.path("podman"), *podman_args],
+            env=engine_env(stack),
+            check=False,
+            cwd=stack.state_dir,
+        )
+        if proc.returncode == 0:
+            break
+        if "is already used" not in proc.stderr or attempt == SUBNET_ATTEMPTS - 1:
+            raise RuntimeError(
+                f"podman {' '.join(podman_args)} exited {proc.returncode}:\n{proc.stderr}"
+            )
     conf = Path(stack.paths["podman_base"]) / "networks" / f"{NETWORK}.json"
     data = json.loads(conf.read_text())
     data["network_interface"] = f"golive{digest % 16**8:08x}"

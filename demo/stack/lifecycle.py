@@ -16,6 +16,7 @@ from demo.stack import (
     containers,
     observability,
     postgres,
+    prereq,
     procs,
     project,
     redis_server,
@@ -41,11 +42,8 @@ APP_PROCESSES = (
 
 
 def missing_required() -> list[str]:
-    """Binaries the stack cannot start without."""
-    missing = [f"postgresql-15 ({postgres.BIN}/{n})" for n in postgres.binaries_present()]
-    if shutil.which("redis-server") is None:
-        missing.append("redis-server")
-    return missing + observability.missing_binaries()
+    """Programs the stack cannot start without, each with its Debian package."""
+    return [f"{t.name} (Debian package {t.package})" for t in prereq.missing(["stack"])]
 
 
 def containers_available() -> bool:
@@ -210,7 +208,7 @@ def _unmount_under(root: Path) -> None:
         return
     targets = [m.split()[1] for m in mounts if m.split()[1].startswith(str(root) + "/")]
     for target in sorted(targets, key=len, reverse=True):
-        subprocess.run(["umount", "-l", target], check=False, capture_output=True)
+        subprocess.run([prereq.path("umount"), "-l", target], check=False, capture_output=True)
 
 
 def stop(stack: Stack, *, purge: bool = False) -> list[tuple[int, str]]:

@@ -7,7 +7,6 @@ alert to the sink, which appends the payloads to ``STATE/webhook/received.jsonl`
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -16,17 +15,12 @@ from typing import Any
 
 import yaml
 
-from demo.stack import procs
+from demo.stack import prereq, procs
 from demo.stack.app import python_env
 from demo.stack.model import Stack
 
 PROMETHEUS = "prometheus"
 ALERTMANAGER = "prometheus-alertmanager"
-
-
-def missing_binaries() -> list[str]:
-    """Names of the binaries this module needs that are not on PATH."""
-    return [b for b in (PROMETHEUS, ALERTMANAGER) if shutil.which(b) is None]
 
 
 def _start_http(
@@ -97,9 +91,10 @@ def alertmanager_config(sink_port: int) -> dict[str, object]:
 
 def start_alertmanager(stack: Stack, port: int | None = None) -> None:
     """Start Alertmanager with the generated config; v2 API on loopback, no cluster."""
-    binary = shutil.which(ALERTMANAGER)
-    if binary is None:
-        raise procs.ServiceFailed("alertmanager", f"{ALERTMANAGER} not found on PATH")
+    try:
+        binary = prereq.path(ALERTMANAGER)
+    except prereq.MissingTool as exc:
+        raise procs.ServiceFailed("alertmanager", str(exc)) from None
     base = stack.state_dir / "alertmanager"
     (base / "data").mkdir(parents=True, exist_ok=True)
     conf = base / "alertmanager.yml"
@@ -150,9 +145,10 @@ def prometheus_config(stack: Stack, rules: Path) -> dict[str, object]:
 
 def start_prometheus(stack: Stack, rules: Path, port: int | None = None) -> None:
     """Start Prometheus with the generated config and the project's alert rules."""
-    binary = shutil.which(PROMETHEUS)
-    if binary is None:
-        raise procs.ServiceFailed("prometheus", f"{PROMETHEUS} not found on PATH")
+    try:
+        binary = prereq.path(PROMETHEUS)
+    except prereq.MissingTool as exc:
+        raise procs.ServiceFailed("prometheus", str(exc)) from None
     base = stack.state_dir / "prometheus"
     (base / "data").mkdir(parents=True, exist_ok=True)
     conf = base / "prometheus.yml"

@@ -18,10 +18,10 @@ import psycopg
 from psycopg import sql
 
 from demo.migrate import apply_migrations
-from demo.stack import procs
+from demo.stack import prereq, procs
 from demo.stack.model import Stack
 
-BIN = Path("/usr/lib/postgresql/15/bin")
+BIN = Path(prereq.PG_BIN)
 APP_ROLE = "orchestrator"
 APP_DB = "orchestrator"
 MAX_CONNECTIONS = 100
@@ -34,12 +34,14 @@ EFFECTIVE_CACHE_SIZE = "512MB"
 
 
 def _as_postgres(*argv: str, cwd: Path, timeout: float = 60) -> None:
-    procs.run(["runuser", "-u", "postgres", "--", *argv], cwd=cwd, timeout=timeout)
+    procs.run([prereq.path("runuser"), "-u", "postgres", "--", *argv], cwd=cwd, timeout=timeout)
 
 
 def _postgres_can_write(path: Path) -> bool:
     proc = procs.run(
-        ["runuser", "-u", "postgres", "--", "test", "-w", str(path)], cwd=Path("/"), check=False
+        [prereq.path("runuser"), "-u", "postgres", "--", "test", "-w", str(path)],
+        cwd=Path("/"),
+        check=False,
     )
     return proc.returncode == 0
 
@@ -59,11 +61,6 @@ def _base_dir(stack: Stack) -> Path:
     return alt
 
 
-def binaries_present() -> list[str]:
-    """Names of the PostgreSQL binaries that are missing."""
-    return [n for n in ("initdb", "pg_ctl", "postgres", "pg_dump") if not (BIN / n).exists()]
-
-
 def start(stack: Stack, attempts: int = 3) -> None:
     """initdb, start on a free loopback port, create the app role and database, migrate."""
     base = _base_dir(stack)
@@ -77,7 +74,7 @@ def start(stack: Stack, attempts: int = 3) -> None:
     os.chmod(pwfile, 0o600)
     try:
         _as_postgres(
-            str(BIN / "initdb"),
+            prereq.path("initdb"),
             "-D",
             str(data),
             "-U",
@@ -103,7 +100,7 @@ def start(stack: Stack, attempts: int = 3) -> None:
         )
         try:
             _as_postgres(
-                str(BIN / "pg_ctl"),
+                prereq.path("pg_ctl"),
                 "-D",
                 str(data),
                 "-o",
@@ -170,7 +167,7 @@ def stop(stack: Stack) -> None:
     if data and Path(data).exists() and procs.alive(pid):
         try:
             _as_postgres(
-                str(BIN / "pg_ctl"),
+                prereq.path("pg_ctl"),
                 "-D",
                 data,
                 "-m",

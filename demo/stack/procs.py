@@ -178,11 +178,13 @@ def _reap(pid: int) -> None:
 
 
 def processes_mentioning(text: str) -> list[tuple[int, str]]:
-    """Live processes whose command line or working directory mentions ``text``."""
+    """Live processes whose command line or working directory mentions ``text``, except this
+    process and its ancestors (a wrapper such as ``timeout`` or ``sudo``, or the shell, may
+    name the state dir too: ``down`` must not kill what started it)."""
     found = []
-    me = os.getpid()
+    mine = _self_and_ancestors()
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me or not alive(int(entry.name)):
+        if not entry.name.isdigit() or int(entry.name) in mine or not alive(int(entry.name)):
             continue
         try:
             cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
@@ -192,6 +194,18 @@ def processes_mentioning(text: str) -> list[tuple[int, str]]:
         if text in cmd or cwd == text or cwd.startswith(text + "/"):
             found.append((int(entry.name), cmd.strip()))
     return found
+
+
+def _self_and_ancestors() -> set[int]:
+    pids: set[int] = set()
+    pid = os.getpid()
+    while pid > 1 and pid not in pids:
+        pids.add(pid)
+        try:  # /proc/PID/stat: "PID (COMM) STATE PPID ..."; COMM may hold spaces and ")"
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return pids
 
 
 def log_tail(path: Path | None, lines: int = 30) -> str:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from functools import partial
 
-from demo.stack import procs
+from demo.stack import prereq, procs
 from demo.stack.model import Stack
 
 BINARY = "redis-server"
@@ -13,9 +12,10 @@ BINARY = "redis-server"
 
 def start(stack: Stack, attempts: int = 3) -> None:
     """Start redis-server and wait until it accepts connections."""
-    binary = shutil.which(BINARY)
-    if binary is None:
-        raise procs.ServiceFailed("redis", f"{BINARY} not found on PATH")
+    try:
+        binary = prereq.path(BINARY)
+    except prereq.MissingTool as exc:
+        raise procs.ServiceFailed("redis", str(exc)) from None
     log = stack.state_dir / "logs" / "redis.log"
     workdir = stack.state_dir / "redis"
     workdir.mkdir(parents=True, exist_ok=True)

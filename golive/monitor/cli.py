@@ -82,18 +82,9 @@ def _inherit(
 
 
 def _duration(option: str, value: str | None) -> float | None:
-    from golive.config import parse_duration
-    from golive.errors import UsageError
+    from golive.config import duration_option
 
-    if value is None:
-        return None
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise UsageError(f"{option}: {exc}") from None
-    if not isinstance(seconds, (int, float)) or seconds <= 0:
-        raise UsageError(f"{option} {value!r} must be a positive duration such as 10m or 1h")
-    return float(seconds)
+    return None if value is None else duration_option(option, value)
 
 
 @app.callback(invoke_without_command=True)
@@ -433,7 +424,12 @@ def install_cron(
         bool, typer.Option("--dry-run", help="Print the new crontab; change nothing.")
     ] = False,
 ) -> None:
-    """Add, update or remove this configuration's crontab entry (idempotent)."""
+    """Add, update or remove this configuration's crontab entry (idempotent).
+
+    Before installing, the entry's command runs once as cron runs it (/bin/sh -c,
+    PATH=/usr/bin:/bin): that takes the first sample; when it fails, nothing is
+    installed (exit 3).
+    """
     from golive.cli import fatal_errors
 
     config, env_file, _ = _inherit(ctx, config, env_file, None)
@@ -474,6 +470,46 @@ def _install_cron(
     if dry_run:
         typer.echo(change.after, nl=False)
         return
+    checked = ""
+    if line is not None:
+        checked = _try_entry(line, logfile, os.path.abspath(cfg.monitor.history))
     if change.after != change.before:
         cron.write(change.after)
     typer.echo(f"crontab entry {change.action}" + (f": {line}" if line else ""))
+    if checked:
+        typer.echo(checked)
+
+
+def _try_entry(line: str, logfile: str, history: str) -> str:
+    """Create what the entry writes to, run its command once as cron would; raise when it fails."""
+    import os
+
+    from golive.monitor import cron
+    from golive.monitor.model import EXIT_CODES, Verdict
+
+    for directory in {os.path.dirname(logfile), os.path.dirname(history)}:
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as exc:
+            raise cron.CrontabError(f"cannot create {directory} for the entry: {exc}") from None
+    verdicts = {code: verdict for verdict, code in EXIT_CODES.items()}
+    done = cron.trial(line)
+    verdict: Verdict | None = verdicts.get(done.exit_code)
+    if verdict is None:
+        tail = ""
+        try:
+            with open(logfile, encoding="utf-8", errors="replace") as fh:
+                tail = " | ".join(fh.read()[-2000:].strip().splitlines()[-5:])
+        except OSError:
+            pass
+        said = "; ".join(s for s in (done.stderr, tail and f"{logfile}: {tail}") if s)
+        raise cron.CrontabError(
+            f"the entry's command failed when run as cron runs it (/bin/sh -c, "
+            f"PATH={cron.CRON_PATH}, no variables of this shell): exit {done.exit_code}"
+            + (f": {said}" if said else "")
+            + "; the crontab was not changed (pass the ${VAR}s golive.yaml needs with --env-file)"
+        )
+    return (
+        f"checked: the entry's command ran as cron runs it: {verdict.value} "
+        f"(exit {done.exit_code}), first sample in {history}"
+    )

@@ -5,11 +5,19 @@ The entry is recognised by a trailing marker comment, `# golive-monitor:<key>`, 
 key is derived from the absolute configuration paths: running the command again replaces
 the entry (or leaves the crontab untouched when nothing changed), and other lines of the
 crontab are kept byte for byte.
+
+Before an entry is installed, its command is run once the way cron runs it (:func:`trial`:
+`/bin/sh -c` in cron's minimal environment, from the home directory), so that a command
+that cannot work under cron (a redirect into a missing directory, a `${VAR}` only the
+login shell had, a program not on cron's PATH) is reported instead of failing silently
+every time cron starts it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import pwd
 import shlex
 import subprocess
 from collections.abc import Sequence
@@ -59,10 +67,54 @@ def schedule(every: float, key: str) -> str:
     raise UsageError(f"--every {hours}h: golive monitor runs at least once a day")
 
 
+# What Debian's cron gives a job (cron(8)): nothing of the login shell's environment.
+CRON_PATH = "/usr/bin:/bin"
+
+
 def entry(sched: str, argv: Sequence[str], cwd: str, log: str, key: str) -> str:
-    """The crontab line."""
+    """The crontab line: absolute paths, shell-quoted, `%` escaped (cron reads it as newline)."""
     command = f"cd {shlex.quote(cwd)} && {shlex.join(argv)} >> {shlex.quote(log)} 2>&1"
-    return f"{sched} {command} {MARKER}{key}"
+    return f"{sched} {command.replace('%', chr(92) + '%')} {MARKER}{key}"
+
+
+def command_of(line: str) -> str:
+    """The shell command cron runs for a five-field crontab line (`\\%` back to `%`)."""
+    fields = line.split(None, 5)
+    if len(fields) < 6:
+        raise UsageError(f"not a crontab entry: {line!r}")
+    return fields[5].replace(chr(92) + "%", "%")
+
+
+def cron_environment() -> dict[str, str]:
+    """The environment cron gives a job of the current user (HOME, LOGNAME, PATH, SHELL)."""
+    user = pwd.getpwuid(os.getuid())
+    return {"HOME": user.pw_dir, "LOGNAME": user.pw_name, "PATH": CRON_PATH, "SHELL": "/bin/sh"}
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One run of an entry's command as cron would run it."""
+
+    exit_code: int
+    stderr: str  # what the shell itself printed (the command's output goes to its log)
+
+
+def trial(line: str, timeout: float = 300) -> Trial:
+    """Run the entry's command once as cron would: `/bin/sh -c` in cron's environment."""
+    env = cron_environment()
+    try:
+        proc = subprocess.run(
+            ["/bin/sh", "-c", command_of(line)],
+            env=env,
+            cwd=env["HOME"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return Trial(-1, f"still running after {timeout:g}s")
+    return Trial(proc.returncode, (proc.stdout + proc.stderr).strip())
 
 
 @dataclass(frozen=True)

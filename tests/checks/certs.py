@@ -2,7 +2,8 @@
 server that presents them (host:port mode).
 
 `Pki(dir)` makes a CA; `pki.leaf(...)` issues a server certificate valid (or expired, or
-expiring) for the given names; `pki.self_signed(...)` makes one no CA vouches for.
+expiring) for the given names; `self_signed(dir, ...)` makes one no CA vouches for (the
+tests that need a self-signed server certificate all use it).
 """
 
 from __future__ import annotations
@@ -77,20 +78,6 @@ class Pki:
         self.ca_file = directory / "ca.pem"
         self.ca_file.write_bytes(self.ca.public_bytes(serialization.Encoding.PEM))
 
-    def _write(
-        self, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
-    ) -> tuple[Path, Path]:
-        cert_path, key_path = self.dir / f"{name}.pem", self.dir / f"{name}.key"
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        return cert_path, key_path
-
     def leaf(
         self,
         name: str,
@@ -101,33 +88,67 @@ class Pki:
     ) -> tuple[Path, Path]:
         """A server certificate for `names` expiring in `days_left` days (negative: expired
         that long ago); signed by the CA, or by itself with `issuer_signed=False`."""
+        if not issuer_signed:
+            return self_signed(self.dir, name, names, days_left=days_left)
         key = _key()
-        now = datetime.now(timezone.utc)
-        not_after = now + timedelta(days=days_left)
-        not_before = min(now, not_after) - timedelta(days=60)
-        signer_key = self.ca_key if issuer_signed else key
-        issuer = self.ca.subject if issuer_signed else _name(names[0])
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(_name(names[0]))
-            .issuer_name(issuer)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(_san(names), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_key.public_key()),
-                critical=False,
-            )
+        cert = _server_cert(names, key, self.ca_key, self.ca.subject, days_left)
+        return _write(self.dir, name, cert, key)
+
+
+def self_signed(
+    directory: Path, name: str, names: list[str], *, days_left: float = 90
+) -> tuple[Path, Path]:
+    """A server certificate for `names` that no CA vouches for (its own key signs it),
+    expiring in `days_left` days, written as NAME.pem and NAME.key in `directory`. A client
+    given the certificate itself as its trust anchor accepts it; any other client refuses
+    it ("self-signed certificate")."""
+    key = _key()
+    return _write(directory, name, _server_cert(names, key, key, _name(names[0]), days_left), key)
+
+
+def _server_cert(
+    names: list[str],
+    key: ec.EllipticCurvePrivateKey,
+    signer_key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Name,
+    days_left: float,
+) -> x509.Certificate:
+    now = datetime.now(timezone.utc)
+    not_after = now + timedelta(days=days_left)
+    not_before = min(now, not_after) - timedelta(days=60)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(names[0]))
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(_san(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_key.public_key()),
+            critical=False,
         )
-        cert = builder.sign(signer_key, hashes.SHA256())
-        return self._write(name, cert, key)
+    )
+    return builder.sign(signer_key, hashes.SHA256())
+
+
+def _write(
+    directory: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+) -> tuple[Path, Path]:
+    cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
 
 
 @contextmanager

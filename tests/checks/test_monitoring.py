@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -62,12 +61,9 @@ from checks import _monitoring as mon
 
 def _need(binary: str) -> str:
     """The binary's path; skip without it (fail under CI=true, like the stack fixture)."""
-    path = shutil.which(binary)
-    if path is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"not installed: {binary} (CI=true: integration services are required)")
-        pytest.skip(f"not installed: {binary}")
-    return path
+    from tests.conftest import tool
+
+    return tool(binary)
 
 
 def _free_port() -> int:

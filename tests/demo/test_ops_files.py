@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -16,13 +15,9 @@ OPS = Path(__file__).resolve().parents[2] / "demo" / "ops"
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        from tests.conftest import _missing
+    from tests.conftest import tool
 
-        _missing(name)
-    assert path is not None
-    return path
+    return tool(name)
 
 
 def test_alert_rules_pass_promtool() -> None:

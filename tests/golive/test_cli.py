@@ -282,3 +282,12 @@ def test_run_previous_shows_the_change_in_html_and_markdown(tmp_path: Path) -> N
     bad = runner.invoke(app, ["run", "-c", failing, "--previous", str(tmp_path / "missing.json")])
     assert bad.exit_code == 2
     assert "cannot read" in bad.stderr
+
+
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_list_wraps_and_never_cuts_in_a_piped_log(columns: str) -> None:
+    done = golive("list", env={"COLUMNS": columns})
+    assert done.returncode == 0, done.stderr
+    assert "…" not in done.stdout and "..." not in done.stdout
+    assert max(len(line) for line in done.stdout.splitlines()) <= int(columns)
+    assert done.stdout.splitlines()[0].strip().endswith(" checks")

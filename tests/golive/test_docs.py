@@ -53,3 +53,30 @@ def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
         env={"GOLIVE_API_TOKEN": "t0ken-x", "DB_PASSWORD": "pw-x"},
     )
     assert result.exit_code == 0, result.output
+
+
+def test_readme_counts_come_from_the_registry() -> None:
+    """The README's 'N built-in checks in M sections' and its list of sections match the
+    registry; no other sentence in the README or docs/ claims a number of checks."""
+    import re
+
+    from golive.docs import count_phrase
+    from golive.registry import SECTION_ORDER
+
+    registry = build_registry(entry_points=False)
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    phrase = count_phrase(registry)
+    assert phrase in readme, f"README.md should say {phrase!r}"
+    listed = readme.split(phrase, 1)[1].split("(", 1)[1].split(")", 1)[0]
+    assert [s.strip() for s in listed.split(",")] == list(SECTION_ORDER)
+    assert len({spec.section for spec in registry.checks.values()}) == len(SECTION_ORDER)
+    claims = re.compile(r"\b(\d+\+?|eleven|twelve|ten|nine)\s+(built-in\s+)?(checks|sections)\b")
+    measured = ("checks ran", "checks passed", "checks unrelated")  # figures of one reported run
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = " ".join(path.read_text(encoding="utf-8").split())
+        generated = [(m.start(), m.end()) for m in re.finditer(re.escape(phrase), text)]
+        for m in claims.finditer(text):
+            context = text[m.start() : m.end() + 20]
+            if any(a <= m.start() < b for a, b in generated) or any(w in context for w in measured):
+                continue
+            raise AssertionError(f"{path.name}: {context!r} is a count not taken from the registry")

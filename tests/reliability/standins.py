@@ -11,7 +11,6 @@ C library rejects without sending a DNS query (see `resolution_is_local`).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import http.server
 import shutil
 import socket
@@ -216,39 +215,9 @@ def failing_http(status: int = 500) -> contextlib.AbstractContextManager[HttpSta
 
 def self_signed_context(directory: Path) -> ssl.SSLContext:
     """A server TLS context with a new self-signed certificate for 127.0.0.1."""
-    import ipaddress
+    from tests.checks.certs import self_signed
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "golive self-signed stand-in")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "selfsigned.pem", directory / "selfsigned.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    cert_path, key_path = self_signed(directory, "selfsigned", [HOST], days_left=1)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert_path, key_path)
     return ctx

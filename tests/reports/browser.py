@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -36,12 +35,9 @@ FLAGS = (
 
 def binary() -> str:
     """The Chromium binary, or skip (fail under CI=true)."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("not installed: chromium (CI=true: the browser tests are required)")
-        pytest.skip("not installed: chromium")
-    return found
+    from tests.conftest import tool
+
+    return tool("chromium")
 
 
 def run(tmp_path: Path, url: str, *flags: str) -> str:

@@ -7,6 +7,7 @@ Both go through `golive.decision` so that gates and decision are computed, not i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from golive.decision import DEFAULT_GATES, decide, gate_results
 from golive.models import (
@@ -236,3 +237,30 @@ def hostile_run() -> Run:
         sections={"security": HOSTILE},
         run_id=HOSTILE,
     )
+
+
+def waited_run(directory: Path) -> Run:
+    """A real `golive run --wait` (through the engine): the file a generic `file` check wants
+    is created after round 1, so round 2 turns it FAIL -> PASS and the run ends in GO."""
+    from golive.engine import Options, execute, make_redactor
+    from golive.plan import resolve
+    from golive.registry import build_registry
+    from golive.runner import Events
+    from golive.testing import load_dict
+
+    flag = directory / "flag"
+    entry = {
+        "id": "lab.appears",
+        "uses": "file",
+        "title": "The flag file exists",
+        "severity": "high",
+        "params": {"path": str(flag)},
+    }
+    config = load_dict({"sections": {"lab": {"checks": [entry]}}})
+
+    def after(run: Run) -> None:
+        flag.touch()
+
+    planned = resolve(config, build_registry())
+    options = Options(wait=600.0, interval=0.01)
+    return execute(config, planned, options, make_redactor(config), Events(round_finished=after))

@@ -24,6 +24,7 @@ from tests.reports.runs import (
     result,
     sample_results,
     sample_run,
+    waited_run,
 )
 
 GATE_TITLES = [
@@ -547,3 +548,13 @@ def test_a_conditional_run_lists_what_needs_attention_not_what_blocks() -> None:
     text = Dom(render(run)).all_text
     assert "Needs attention (1) FAIL low operations.cron" in text
     assert "Blocking checks" not in text
+
+
+def test_a_run_that_waited_shows_its_rounds_and_changes(tmp_path: Path) -> None:
+    page = render(waited_run(tmp_path))
+    assert (
+        "<dt>Waited (--wait)</dt><dd>2 rounds (--wait 10m, --interval 0.01s): GO reached</dd>"
+        in page
+    )
+    assert re.search(r"<dd>round 2 \(t\+\d+s\): lab\.appears FAIL → PASS; GO</dd>", page)
+    assert "<li>GO in round 2 of --wait 10m</li>" in page

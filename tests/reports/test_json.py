@@ -10,6 +10,8 @@ import jsonschema
 import pytest
 from golive.reports.json import from_dict, json_schema, load, render
 
+from golive.config import Config
+from golive.engine import Options
 from golive.errors import RunFileError
 from golive.models import SCHEMA_VERSION
 from golive.testing import load_dict, run_config
@@ -17,9 +19,8 @@ from golive.testing import load_dict, run_config
 FIXTURES = Path(__file__).parents[1] / "golive" / "fixtures"
 
 
-@pytest.fixture(scope="module")
-def real_run() -> object:
-    cfg = load_dict(
+def _lab_config() -> Config:
+    return load_dict(
         {
             "plugin_paths": [str(FIXTURES / "runner_checks.py")],
             "targets": {
@@ -43,7 +44,30 @@ def real_run() -> object:
             },
         }
     )
-    return run_config(cfg)
+
+
+@pytest.fixture(scope="module")
+def real_run() -> object:
+    return run_config(_lab_config())
+
+
+def test_real_wait_output_validates_against_schema() -> None:
+    """`golive run --wait`: the rounds are in the JSON, described by the shipped schema."""
+    run = run_config(_lab_config(), options=Options(wait=0.3, interval=0.05))
+    data = json.loads(render(run))
+    jsonschema.validate(
+        data, json.loads(files("golive.reports").joinpath("run.schema.json").read_text())
+    )
+    assert data["wait"]["ended"] == "ran-out"
+    assert data["wait"]["rounds"] == len(data["wait"]["history"]) >= 1
+    assert data["wait"]["history"][0]["checks"] == [
+        "lab.sleepy",
+        "lab.failing",
+        "lab.db",
+        "lab.boom",
+    ]
+    assert all(r["checks"] == ["lab.db", "lab.boom"] for r in data["wait"]["history"][1:])
+    assert json.loads(render(from_dict(data))) == data
 
 
 def test_shipped_schema_is_current() -> None:

@@ -4,6 +4,7 @@ testsuite per section, failures with message and remediation, skips with reasons
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -12,7 +13,7 @@ import xmlschema
 from golive.reports.junit import render
 
 from golive.models import Status
-from tests.reports.runs import HOSTILE, hostile_run, make_run, result, sample_run
+from tests.reports.runs import HOSTILE, hostile_run, make_run, result, sample_run, waited_run
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +130,11 @@ def test_control_characters_and_payloads_survive_as_text(schema: Any) -> None:
     assert failure is not None
     assert failure.get("message") == "bell\ufffd nul\ufffd esc\ufffd ]]> " + HOSTILE
     assert "<script>" not in text
+
+
+def test_a_run_that_waited_has_its_rounds_as_properties(schema: Any, tmp_path: Path) -> None:
+    text = render(waited_run(tmp_path))
+    schema.validate(text)
+    props = {p.get("name"): p.get("value") for p in parse(text).iter("property")}
+    assert props["golive.wait.rounds"] == "2"
+    assert props["golive.wait"] == "2 rounds (--wait 10m, --interval 0.01s): GO reached"

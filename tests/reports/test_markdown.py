@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from golive.reports.markdown import MAX_CHARS, code, esc, render
 
 from golive.models import Severity, Status
-from tests.reports.runs import hostile_run, make_run, result, sample_run
+from tests.reports.runs import hostile_run, make_run, result, sample_run, waited_run
 
 
 def table_rows(text: str, heading: str) -> list[list[str]]:
@@ -114,3 +115,14 @@ def test_a_conditional_run_lists_what_needs_attention() -> None:
     run = make_run([result("operations.cron", Status.FAIL, "No backup job.", Severity.LOW)])
     text = render(run)
     assert "### Needs attention" in text and "### Blocking checks" not in text
+
+
+def test_a_run_that_waited_says_how_many_rounds_and_what_changed(tmp_path: Path) -> None:
+    text = render(waited_run(tmp_path))
+    assert re.search(
+        r"^Waited: 2 rounds \(--wait 10m, --interval 0\.01s\): GO reached\. Changes: round 2 "
+        r"\(t\+\d+s\): lab\.appears FAIL → PASS; GO$",
+        text,
+        re.M,
+    ), text
+    assert "- GO in round 2 of --wait 10m" in text

@@ -6,20 +6,19 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from golive.reports.prometheus import render
 
 from golive.models import Status
-from tests.reports.runs import HOSTILE, hostile_run, make_run, result, sample_run
+from tests.reports.runs import HOSTILE, hostile_run, make_run, result, sample_run, waited_run
 
 
 def promtool(text: str) -> tuple[int, str]:
-    binary = shutil.which("promtool")
-    if binary is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("not installed: promtool (Debian package prometheus)")
-        pytest.skip("not installed: promtool (Debian package prometheus)")
+    from tests.conftest import tool
+
+    binary = tool("promtool")
     proc = subprocess.run(
         [binary, "check", "metrics"],
         input=text,
@@ -109,3 +108,10 @@ def test_the_decision_values() -> None:
     warn = make_run([result("security.x", Status.WARN, "hm")])
     assert samples(render(ok))['golive_decision{verdict="GO"}'] == 0
     assert samples(render(warn))['golive_decision{verdict="CONDITIONAL"}'] == 1
+
+
+def test_rounds_of_a_run_that_waited(tmp_path: Path) -> None:
+    text = render(waited_run(tmp_path))
+    assert samples(text)["golive_run_rounds"] == 2
+    assert promtool(text) == (0, "")
+    assert samples(render(sample_run()))["golive_run_rounds"] == 1

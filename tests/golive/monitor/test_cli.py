@@ -8,9 +8,11 @@ restored afterwards) and run the installed cron command line itself.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,6 +162,10 @@ def test_install_cron_is_idempotent(crontab: None, config: str, tmp_path: Path) 
     added = cli("monitor", "install-cron", "-c", config, "--every", "1h")
     assert added.exit_code == 0, added.output
     assert added.output.startswith("crontab entry added: ")
+    assert added.output.splitlines()[1] == (
+        "checked: the entry's command ran as cron runs it: WATCHING (exit 10), "
+        f"first sample in {tmp_path / 'h.sqlite'}"
+    )
     [line] = ours()
     key = cron.entry_key([str(Path(config).resolve())])
     assert line.startswith(f"{int(key, 16) % 60} * * * * cd ") and line.endswith(
@@ -182,8 +188,8 @@ def test_install_cron_is_idempotent(crontab: None, config: str, tmp_path: Path) 
     assert done.returncode == 10
     log = Path(shlex.split(command.split(">>", 1)[1])[0])
     assert "WATCHING (exit 10)" in log.read_text()
-    with History.open(tmp_path / "h.sqlite") as h:
-        assert [s.interval for s in h.samples()] == [600.0]
+    with History.open(tmp_path / "h.sqlite") as h:  # one sample per check, and this run
+        assert [s.interval for s in h.samples()] == [3600.0, 3600.0, 600.0, 600.0]
 
     removed = cli("monitor", "install-cron", "-c", config, "--remove")
     assert removed.output == "crontab entry removed\n"
@@ -195,6 +201,107 @@ def test_install_cron_is_idempotent(crontab: None, config: str, tmp_path: Path) 
     assert (
         cli("monitor", "install-cron", "-c", config, "--remove").output == "crontab entry absent\n"
     )
+
+
+def test_install_cron_creates_what_the_entry_writes_to(crontab: None, tmp_path: Path) -> None:
+    """The log's and history's directories do not exist yet, and the paths have a space and
+    a `%` (cron reads an unescaped one as a newline): the first run as cron runs it works."""
+    home = tmp_path / "ops dir %d"
+    home.mkdir()
+    history = home / ".golive" / "monitor.sqlite"
+    log = home / "logs" / "cron %H.log"
+    path = write_config({"monitor": {"history": ".golive/monitor.sqlite"}}, str(home))
+    result = cli("monitor", "install-cron", "-c", path, "--every", "1m", "--log", str(log))
+    assert result.exit_code == 0, result.output
+    [line] = ours()
+    assert (
+        line.startswith("* * * * * cd ") and "\\%d" in line and "%d" not in line.replace("\\%", "")
+    )
+    assert "WATCHING (exit 10)" in log.read_text()
+    with History.open(history) as h:
+        assert len(h.samples()) == 1
+
+
+def test_install_cron_refuses_an_entry_that_fails_under_cron(
+    crontab: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The config needs a variable this shell has and cron does not: nothing is installed,
+    and the message says why (exit 3, the crontab error code)."""
+    monkeypatch.setenv("GOLIVE_CRON_TEST_URL", "http://127.0.0.1:9")
+    path = write_config(
+        {
+            "targets": {"api": {"url": "${GOLIVE_CRON_TEST_URL:?set GOLIVE_CRON_TEST_URL}"}},
+            "monitor": {"history": str(tmp_path / "h.sqlite")},
+        },
+        str(tmp_path),
+    )
+    cron.write("# before\n")
+    result = runner.invoke(app, ["monitor", "install-cron", "-c", path, "--every", "5m"])
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.output.split())
+    assert (
+        "the entry's command failed when run as cron runs it (/bin/sh -c, PATH=/usr/bin:/bin"
+        in (text)
+    )
+    assert "exit 2" in text and "GOLIVE_CRON_TEST_URL" in text
+    assert "the crontab was not changed" in text
+    assert cron.read() == "# before\n"
+
+
+def _cron_daemon_running() -> bool:
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "cron":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_real_cron_daemon_takes_the_first_sample(crontab: None, tmp_path: Path) -> None:
+    """install-cron into this user's real crontab; the real cron daemon (started here when
+    none runs, stopped afterwards) runs the entry at the next minute: its sample arrives
+    in the history, whose directory did not exist before install-cron."""
+    from demo.stack import prereq
+    from tests.conftest import _missing
+
+    daemon = prereq.tool("cron").find()
+    if daemon is None:
+        _missing("cron (Debian package cron)")
+    assert daemon is not None
+    if os.getuid() != 0 and not _cron_daemon_running():
+        pytest.skip("no cron daemon runs, and only root can start one")
+    started = None
+    if not _cron_daemon_running():
+        started = subprocess.Popen(
+            [daemon, "-f"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "cron.stderr").open("wb"),
+            start_new_session=True,
+        )
+    try:
+        history = tmp_path / "state dir" / ".golive" / "monitor.sqlite"
+        path = write_config({"monitor": {"history": str(history)}}, str(tmp_path))
+        result = cli("monitor", "install-cron", "-c", path, "--every", "1m")
+        assert result.exit_code == 0, result.output
+        with History.open(history) as h:
+            assert len(h.samples()) == 1  # install-cron's own run, as cron runs it
+        deadline = time.monotonic() + 150  # cron reloads and runs at minute boundaries
+        count = 1
+        while count < 2 and time.monotonic() < deadline:
+            time.sleep(1)
+            with History.open(history) as h:
+                count = len(h.samples())
+        log = history.with_name("monitor.cron.log").read_text()
+        assert count >= 2, f"cron did not run the entry in 150 s; its log:\n{log}"
+        assert log.count("WATCHING (exit 10)") >= 2
+    finally:
+        if started is not None:
+            started.terminate()
+            started.wait(10)
 
 
 def test_install_cron_dry_run_changes_nothing(crontab: None, config: str) -> None:

@@ -45,3 +45,30 @@ def test_apply_keeps_other_lines_and_removes_duplicates() -> None:
     assert change.action == "updated"
     assert change.after == "a\nnew # golive-monitor:k1\nb\nother # golive-monitor:k2\n"
     assert cron.apply("", "x # golive-monitor:k1", "k1").after == "x # golive-monitor:k1\n"
+
+
+def test_entry_escapes_percent_and_command_of_gives_back_what_sh_runs() -> None:
+    """cron turns an unescaped `%` into a newline; the paths keep spaces through quoting."""
+    line = cron.entry(
+        "* * * * *", ["/opt/my venv/bin/python", "-m", "golive"], "/srv/a %d", "/var/log/x.log", "k"
+    )
+    assert line == (
+        "* * * * * cd '/srv/a \\%d' && '/opt/my venv/bin/python' -m golive "
+        ">> /var/log/x.log 2>&1 # golive-monitor:k"
+    )
+    assert cron.command_of(line) == (
+        "cd '/srv/a %d' && '/opt/my venv/bin/python' -m golive >> /var/log/x.log 2>&1 "
+        "# golive-monitor:k"
+    )
+    env = cron.cron_environment()
+    assert (
+        env["PATH"] == "/usr/bin:/bin"
+        and env["SHELL"] == "/bin/sh"
+        and set(env)
+        == {
+            "HOME",
+            "LOGNAME",
+            "PATH",
+            "SHELL",
+        }
+    )

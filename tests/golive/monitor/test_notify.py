@@ -149,52 +149,15 @@ def test_email_to_a_closed_port_fails_with_the_reason(tmp_path: Path) -> None:
         asyncio.run(EmailNotifier(cfg.monitor.notify.email).send(notice(), None))
 
 
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    import datetime as dt
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "smtp.crt", tmp_path / "smtp.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.mark.parametrize("password", ["s3cret-smtp-pass", "wrong-password"])
 def test_email_with_starttls_and_login(tmp_path: Path, password: str) -> None:
     """A real aiosmtpd server (Controller, in a thread) that requires STARTTLS before AUTH."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
-    cert, key = _self_signed(tmp_path)
+    from tests.checks.certs import self_signed
+
+    cert, key = self_signed(tmp_path, "smtp", ["127.0.0.1"], days_left=1)
     received: list[tuple[bool, bytes]] = []
     logins: list[tuple[str, str]] = []
 
