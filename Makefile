@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap lint typecheck test test-unit demo docs clean
+.PHONY: bootstrap lint typecheck test test-unit demo upstream upstream-doc docs clean
 
 bootstrap:
 	sh scripts/bootstrap
@@ -29,9 +29,19 @@ test-unit: bootstrap
 demo: bootstrap
 	sh scripts/demo
 
+# Start the real Ordinaut 2.2.2 (shared/upstream/ordinaut-2.2.2), run the whole checklist
+# against it (writes allowed), print the decision, stop it. Reports: reports/upstream.*
+upstream: bootstrap
+	sh scripts/upstream
+
+# Refresh the verdict table of docs/upstream.md from reports/upstream.json
+upstream-doc: bootstrap
+	$(PY) -m demo.upstream.doc reports/upstream.json docs/upstream.md "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+
 docs: bootstrap
 	$(PY) -m golive.docs > docs/checks.md
 
 clean:
 	-$(PY) -m demo.stack down
-	rm -rf reports/golive.* .pytest_cache .mypy_cache .ruff_cache
+	-$(PY) -m demo.upstream down
+	rm -rf reports/golive.* reports/upstream.* .pytest_cache .mypy_cache .ruff_cache

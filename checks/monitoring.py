@@ -884,6 +884,19 @@ async def alert_pipeline(
             )
         receivers = sorted({r.get("name", "?") for a in listed for r in a.get("receivers") or []})
         step("listed", True, "receivers: " + (", ".join(receivers) or "none"))
+        ctx.record(
+            "side_effects",
+            [
+                {
+                    "target": "alertmanager",
+                    "what": f"test alert {alertname} ({ctx.marker}) posted, then resolved; "
+                    "Alertmanager notifies its receivers ("
+                    + (", ".join(receivers) or "none")
+                    + ") of it after group_wait and logs those notifications",
+                    "records": [{"labels": alert_labels, "receivers": receivers}],
+                }
+            ],
+        )
         listed_ms = steps[-1]["after_ms"]
         via = ""
         if sink is not None:

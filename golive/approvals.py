@@ -16,10 +16,18 @@ The ledger is a JSON-lines file (``approvals.ledger`` in golive.yaml, default
 - A **head file** (``<ledger>.head``) records the last entry's ``seq`` and ``hash`` at each
   append, so that removing the last entries is detected too.
 
-The chain carries no secret: it makes accidental and casual edits evident, but someone who
-can write the file can recompute every hash. Keep the ledger in version control or record the
-head (``golive approvals verify`` prints it, ``--expect-head`` checks it) somewhere the editor
-cannot reach, when the threat is a determined insider.
+- A **signed** entry (``golive approve --key``, ledger version 2) also carries ``principal``
+  and ``sig``: an SSH signature (``ssh-keygen -Y sign -n golive-approval``) of the entry's
+  canonical JSON without ``hash``, ``sig``, ``by`` and ``principal``: its ``prev`` link, run
+  digest, gate status, time and note. The name is not signed on trust: it is the principal the
+  allowed-signers file gives to the signing key (see golive.signers).
+
+The chain alone carries no secret: someone who can write the file can recompute every hash.
+Signatures close that gap: an edited or re-chained entry no longer matches its signature, and
+an entry signed with a key outside the allowed signers is named by ``golive approvals
+verify``. Removing the *last* entries and rewriting the head file is still possible for whoever
+can write both: record the head (``approvals verify`` prints it, ``--expect-head`` checks it)
+where that person cannot reach, when the threat is a determined insider.
 """
 
 from __future__ import annotations
@@ -29,18 +37,23 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from golive.errors import GoliveError
-from golive.models import Run, Severity, SignOff, Status
+from golive.models import Run, SignOff
 
 if TYPE_CHECKING:
-    from golive.config import Config
+    from golive.signers import SigCheck, SignerRules
 
-LEDGER_VERSION = 1
+LEDGER_VERSION = 2
+#: Fields of version 2 entries only (version 1 entries, written before signatures, lack them).
+_SIGNED_FIELDS: dict[str, type] = {"principal": str, "sig": str}
+#: What a signature does not cover: the hash (computed after), the signature itself, and the
+#: names, which come from the allowed-signers file rather than from the entry.
+_UNSIGNED = ("hash", "sig", "by", "principal")
 GENESIS = "sha256:" + "0" * 64
 HEAD_SUFFIX = ".head"
 _FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -80,12 +93,37 @@ class Entry:
     gate_status: str
     prev: str
     hash: str
+    principal: str = ""
+    sig: str = ""
+    line: int = 0
 
-    def signoff(self) -> SignOff:
-        """The sign-off as the run model carries it."""
+    def signoff(self, check: SigCheck | None = None) -> SignOff:
+        """The sign-off as the run model carries it, verified or not by `check`."""
         return SignOff(
-            gate=self.gate, by=self.by, at=self.at, note=self.note, run_digest=self.run_digest
+            gate=self.gate,
+            by=self.by,
+            at=self.at,
+            note=self.note,
+            run_digest=self.run_digest,
+            verified=bool(check and check.verified),
+            key=check.key if check else "",
+            problem=check.problem if check else "not signed: a name typed with --by proves nothing",
         )
+
+    def record(self) -> dict[str, Any]:
+        """The entry as its ledger line holds it."""
+        out: dict[str, Any] = {"v": 2 if self.sig or self.principal else 1}
+        for k in _FIELDS:
+            if k != "v":
+                out[k] = getattr(self, k)
+        if out["v"] == 2:
+            out.update(principal=self.principal, sig=self.sig)
+        return out
+
+    @property
+    def who(self) -> str:
+        """How messages name this entry."""
+        return f"entry {self.seq} (gate {self.gate!r} by {self.by!r})"
 
 
 @dataclass(frozen=True)
@@ -95,6 +133,9 @@ class Verification:
     path: str
     entries: Sequence[Entry] = ()
     problems: Sequence[str] = field(default_factory=list)
+    #: entry seq -> its signature check (only when allowed signers were given)
+    checks: Mapping[int, SigCheck] = field(default_factory=dict)
+    signatures_checked: bool = False
 
     @property
     def ok(self) -> bool:
@@ -135,13 +176,20 @@ def canonical(data: Any) -> bytes:
 
 
 def run_digest(run: Run) -> str:
-    """The digest a sign-off is bound to: everything in the run except gates and decision."""
+    """The digest a sign-off is bound to: everything in the run except gates and decision
+    (and the digest golive recorded in it)."""
     from golive.reports.json import to_dict
 
     data = to_dict(run)
     data.pop("gates", None)
     data.pop("decision", None)
+    data.pop("digest", None)
     return "sha256:" + hashlib.sha256(canonical(data)).hexdigest()
+
+
+def signed_payload(record: Mapping[str, Any]) -> bytes:
+    """The bytes an entry's SSH signature covers (its canonical JSON, names excluded)."""
+    return canonical({k: v for k, v in record.items() if k not in _UNSIGNED})
 
 
 def entry_hash(record: Mapping[str, Any]) -> str:
@@ -159,8 +207,18 @@ def head_path(ledger: str | os.PathLike[str]) -> Path:
     return Path(str(ledger) + HEAD_SUFFIX)
 
 
-def verify(ledger: str | os.PathLike[str], expect_head: str | None = None) -> Verification:
-    """Check every line, the hash chain and the head file; never raises for tampering."""
+def verify(
+    ledger: str | os.PathLike[str],
+    expect_head: str | None = None,
+    rules: SignerRules | None = None,
+) -> Verification:
+    """Check every line, the hash chain and the head file, and with `rules` every signature.
+
+    Never raises for tampering: each problem names its line. A signed entry whose signature
+    does not verify (edited after signing, re-signed by an unknown or revoked key, signed for
+    another namespace) is a problem, and so is an unsigned entry after a signed one (golive
+    refuses those once signers are configured).
+    """
     path = Path(ledger)
     problems: list[str] = []
     entries: list[Entry] = []
@@ -216,39 +274,83 @@ def verify(ledger: str | os.PathLike[str], expect_head: str | None = None) -> Ve
                 )
             broken = True
             break
-        entries.append(_entry(record))
+        entries.append(_entry(record, lineno))
         prev = record["hash"]
     if not broken:
         problems.extend(_head_problems(path, entries))
+    checks: dict[int, SigCheck] = {}
+    if rules is not None and rules.enabled:
+        checks, bad = _signature_problems(path, entries, rules)
+        problems.extend(bad)
     if expect_head is not None and (not entries or entries[-1].hash != expect_head):
         last = entries[-1].hash if entries else GENESIS
         problems.append(
             f"{path}: the ledger ends at {last}, not at the expected head {expect_head}"
         )
-    return Verification(str(path), entries, problems)
+    return Verification(
+        str(path),
+        entries,
+        problems,
+        checks=checks,
+        signatures_checked=rules is not None and rules.enabled,
+    )
+
+
+def _signature_problems(
+    path: Path, entries: Sequence[Entry], rules: SignerRules
+) -> tuple[dict[int, SigCheck], list[str]]:
+    """Each entry's signature check, and the first bad signed entry as a problem."""
+    from golive.signers import check_entry
+
+    checks: dict[int, SigCheck] = {}
+    problems: list[str] = []
+    signed_before = 0
+    for e in entries:
+        record = e.record()
+        check = check_entry(record, signed_payload(record), rules, gate_rules=False)
+        checks[e.seq] = check
+        if problems:
+            continue
+        where = f"{path}:{e.line}"
+        if e.sig and not check.verified:
+            problems.append(f"{where}: {e.who}: {check.problem}")
+        elif not e.sig and signed_before:
+            problems.append(
+                f"{where}: {e.who} is not signed, but entry {signed_before} before it is: "
+                "it was added without golive, which refuses unsigned sign-offs once "
+                "allowed signers are configured"
+            )
+        if e.sig:
+            signed_before = e.seq
+    return checks, problems
 
 
 def _shape_problem(record: Any) -> str:
     if not isinstance(record, dict):
         return "not a JSON object"
-    missing = [k for k in _FIELDS if k not in record]
+    if record.get("v") not in (1, LEDGER_VERSION):
+        return (
+            f"ledger version {record.get('v')} is not supported "
+            f"(this golive writes {LEDGER_VERSION})"
+        )
+    fields: dict[str, type | tuple[type, ...]] = dict(_FIELDS)
+    if record["v"] >= 2:
+        fields.update(_SIGNED_FIELDS)
+    missing = [k for k in fields if k not in record]
     if missing:
         return f"missing field(s) {', '.join(missing)}"
-    for k, kind in _FIELDS.items():
+    for k, kind in fields.items():
         if not isinstance(record[k], kind) or isinstance(record[k], bool):
             return f"field {k!r} has the wrong type"
-    if record["v"] != LEDGER_VERSION:
-        return (
-            f"ledger version {record['v']} is not supported (this golive writes {LEDGER_VERSION})"
-        )
-    extra = sorted(set(record) - set(_FIELDS))
+    extra = sorted(set(record) - set(fields))
     if extra:
         return f"unknown field(s) {', '.join(extra)}"
     return ""
 
 
-def _entry(record: Mapping[str, Any]) -> Entry:
-    return Entry(**{k: record[k] for k in _FIELDS if k != "v"})
+def _entry(record: Mapping[str, Any], line: int = 0) -> Entry:
+    values = {k: record[k] for k in (*_FIELDS, *_SIGNED_FIELDS) if k != "v" and k in record}
+    return Entry(**values, line=line)
 
 
 def _head_problems(path: Path, entries: list[Entry]) -> list[str]:
@@ -324,19 +426,41 @@ def append(
     ledger: str | os.PathLike[str],
     run: Run,
     gate: str,
-    by: str,
+    by: str = "",
     note: str = "",
     *,
     now: datetime | None = None,
+    key: str | None = None,
+    rules: SignerRules | None = None,
 ) -> Entry:
-    """Record a sign-off of `gate` for `run`; refuses unknown gates and broken ledgers."""
+    """Record a sign-off of `gate` for `run`, signed with `key` when given.
+
+    Refuses unknown gates and broken ledgers (LedgerError), and with ApprovalRefused (exit 2):
+    a run file whose evidence no longer matches the digest golive saved, an unsigned sign-off
+    where allowed signers are configured, a key or principal not allowed for the gate, and a
+    second sign-off by the same signer for the same gate and run.
+    """
+    from golive.signers import ApprovalRefused, SignerRules, check_entry, sign_entry
+
+    rules = rules or SignerRules()
     by = " ".join(by.split())
-    if not by:
-        raise LedgerError("--by must name the person who signs")
+    if key is None and not by:
+        raise LedgerError("--by must name the person who signs (or sign with --key)")
+    if key is None and rules.enabled:
+        raise ApprovalRefused(
+            f"sign-offs must be signed: approvals.allowed_signers is {rules.allowed_signers}; "
+            "sign with --key PATH (your SSH key) instead of --by alone"
+        )
     gates = {g.id: g for g in run.gates}
     if gate not in gates:
         known = ", ".join(gates) or "none"
         raise LedgerError(f"run {run.run_id} has no gate {gate!r}; its gates: {known}")
+    digest = run_digest(run)
+    if run.digest and run.digest != digest:
+        raise ApprovalRefused(
+            f"run {run.run_id}: its evidence no longer matches the digest golive saved with it "
+            f"({run.digest}, now {digest}): the run file was changed; sign an unaltered run"
+        )
     path = Path(ledger)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path):
@@ -347,18 +471,36 @@ def append(
             .isoformat(timespec="seconds")
         )
         record: dict[str, Any] = {
-            "v": LEDGER_VERSION,
+            "v": 1 if key is None else LEDGER_VERSION,
             "seq": len(entries) + 1,
             "gate": gate,
             "by": by,
             "at": at,
             "note": note.strip(),
             "run_id": run.run_id,
-            "run_digest": run_digest(run),
+            "run_digest": digest,
             "config_digest": run.config_digest,
             "gate_status": gates[gate].status.value,
             "prev": entries[-1].hash if entries else GENESIS,
         }
+        if key is not None:
+            principal, sig = sign_entry(signed_payload(record), key, rules, gate, by, at)
+            record.update(by=principal, principal=principal, sig=sig)
+        same = [e for e in entries if e.gate == gate and e.run_digest == digest]
+        for e in same:
+            if key is None and e.by == record["by"] and not e.sig:
+                raise ApprovalRefused(
+                    f"{e.by} already signed gate {gate!r} of run {run.run_id} "
+                    f"(ledger entry {e.seq}): one sign-off per person and gate"
+                )
+            if key is not None and e.principal == record["principal"]:
+                prior = e.record()
+                if check_entry(prior, signed_payload(prior), rules).verified:
+                    raise ApprovalRefused(
+                        f"{e.principal} already signed gate {gate!r} of run {run.run_id} "
+                        f"(ledger entry {e.seq}): a second signature by the same person does "
+                        "not count toward the gate's minimum"
+                    )
         record["hash"] = entry_hash(record)
         line = json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n"
         with open(path, "a", encoding="utf-8") as fh:
@@ -366,82 +508,10 @@ def append(
             fh.flush()
             os.fsync(fh.fileno())
         _write_head(path, record["seq"], record["hash"])
-    return _entry(record)
+    return _entry(record, len(entries) + 1)
 
 
 def _write_head(path: Path, seq: int, digest: str) -> None:
     from golive.output import write_atomic
 
     write_atomic(str(head_path(path)), json.dumps({"seq": seq, "hash": digest}) + "\n")
-
-
-# ---------------------------------------------------------------------------------------------
-# applying sign-offs to runs
-
-
-def ledger_path(config: Config) -> str:
-    """The configured ledger (relative paths are already resolved against golive.yaml)."""
-    return config.approvals.ledger
-
-
-def signoffs_for(config: Config, run: Run | None = None) -> list[SignOff]:
-    """The sign-offs recorded in the configured ledger for `run`.
-
-    A run that is still being taken (`run` is None) has none: every entry approves the
-    evidence of one finished run, identified by its digest. A broken ledger raises.
-    """
-    if run is None:
-        return []
-    return signoffs_in(ledger_path(config), run)
-
-
-def signoffs_in(ledger: str | os.PathLike[str], run: Run) -> list[SignOff]:
-    """The sign-offs a verified ledger holds for `run` (matched by the run's digest)."""
-    digest = run_digest(run)
-    return [e.signoff() for e in verified_entries(ledger) if e.run_digest == digest]
-
-
-def apply_signoffs(run: Run, signoffs: Sequence[SignOff]) -> Run:
-    """The run with these sign-offs on its gates, and its decision taken again.
-
-    Gate membership is the run's own (`GateResult.checks`); `require_signoff`, `fail_on` and
-    `strict` come from the run's settings, so re-rendering never needs the configuration.
-    """
-    from golive.decision import GateSpec, decide, gate_results
-
-    if not run.gates:
-        return run
-    digest = run_digest(run)
-    mine = [s for s in signoffs if not s.run_digest or s.run_digest == digest]
-    kept = {(s.gate, s.by, s.at) for g in run.gates for s in g.signoffs}
-    merged = [s for g in run.gates for s in g.signoffs] + [
-        s for s in mine if (s.gate, s.by, s.at) not in kept
-    ]
-    specs = [GateSpec(g.id, g.title, checks=tuple(g.checks)) for g in run.gates]
-    settings = run.settings
-    gates = gate_results(
-        run.results, specs, merged, require_signoff=bool(settings.get("require_signoff", False))
-    )
-    try:
-        fail_on = Severity(str(settings.get("fail_on", Severity.HIGH.value)))
-    except ValueError:
-        fail_on = Severity.HIGH
-    decision = decide(
-        run.results,
-        fail_on,
-        strict=bool(settings.get("strict", False)),
-        interrupted=run.interrupted,
-        gates=gates,
-    )
-    return replace(run, gates=gates, decision=decision)
-
-
-def gate_status_warning(run: Run, gate: str) -> str | None:
-    """A warning when a gate's automated status is not a pass (shown by `golive approve`)."""
-    for g in run.gates:
-        if g.id == gate and g.status in (Status.FAIL, Status.ERROR):
-            return (
-                f"gate {gate!r} is {g.status.value} in this run: the sign-off is recorded, "
-                "but it does not change the failing checks or the decision they force"
-            )
-    return None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from golive import __version__
+from golive.cli_options import ConfigOpt, EnvFileOpt
 from golive.errors import ConfigError, GoliveError
 
 if TYPE_CHECKING:
@@ -34,15 +35,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-
-ConfigOpt = Annotated[
-    Optional[list[str]],  # noqa: UP045 - Typer needs Optional here on Python 3.10
-    typer.Option("--config", "-c", help="golive.yaml; repeat to merge overlays in order."),
-]
-EnvFileOpt = Annotated[
-    Optional[list[str]],  # noqa: UP045
-    typer.Option("--env-file", help="KEY=VALUE file for ${VAR} references (repeatable)."),
-]
 
 
 def _stderr(no_color: bool = False) -> Console:
@@ -351,7 +343,7 @@ def _print_round(err: Console, redactor: Any) -> Any:
 
 def _signoffs(cfg: Config) -> list[Any]:
     try:
-        from golive.approvals import signoffs_for
+        from golive.signoffs import signoffs_for
     except ImportError:
         return []
     return list(signoffs_for(cfg))
@@ -377,6 +369,7 @@ def _step_summary(result: Any, redactor: Any) -> None:
 @app.command("list")
 def list_checks(
     config: ConfigOpt = None,
+    env_file: EnvFileOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List every registered check (built-ins and plugins)."""
@@ -384,7 +377,7 @@ def list_checks(
         from golive.registry import build_registry
 
         if config:
-            _, registry = load(config, None)
+            _, registry = load(config, env_file)
         else:
             registry = build_registry()
         rows: list[dict[str, Any]] = [
@@ -439,13 +432,14 @@ def explain(
         typer.Argument(help="A check id (e.g. database.connections) or generic kind (e.g. http)."),
     ],
     config: ConfigOpt = None,
+    env_file: EnvFileOpt = None,
 ) -> None:
     """Explain a check: what it proves, its parameters, and how to fix a failure."""
     with fatal_errors():
         from golive.docs import explain_text
         from golive.registry import build_registry
 
-        registry = load(config, None)[1] if config else build_registry()
+        registry = load(config, env_file)[1] if config else build_registry()
         typer.echo(explain_text(registry, check_id))
 
 

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from golive.cli_options import ConfigOpt, EnvFileOpt
+
 app = typer.Typer(
     name="baseline",
     help="Performance baselines that `golive run --baseline FILE` compares with.",
@@ -22,14 +24,8 @@ app = typer.Typer(
 
 @app.command("save")
 def save(
-    config: Annotated[
-        list[str] | None,
-        typer.Option("--config", "-c", help="golive.yaml; repeat to merge overlays in order."),
-    ] = None,
-    env_file: Annotated[
-        list[str] | None,
-        typer.Option("--env-file", help="KEY=VALUE file for ${VAR} references (repeatable)."),
-    ] = None,
+    config: ConfigOpt = None,
+    env_file: EnvFileOpt = None,
     output: Annotated[
         str | None,
         typer.Option(

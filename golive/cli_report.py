@@ -12,18 +12,12 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from golive.cli_options import ConfigOpt, EnvFileOpt
+
 if TYPE_CHECKING:
     from golive.config import Config
     from golive.redact import Redactor
 
-ConfigOpt = Annotated[
-    Optional[list[str]],  # noqa: UP045 - Typer needs Optional on Python 3.10
-    typer.Option(
-        "--config",
-        "-c",
-        help="golive.yaml (for the approval ledger and secrets); default ./golive.yaml if present.",
-    ),
-]
 LedgerOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(
@@ -46,25 +40,24 @@ def register(app: typer.Typer) -> None:
     app.add_typer(approvals_app, name="approvals")
 
 
-def _config(config: list[str] | None, *, required: bool) -> Config | None:
-    """The configuration given with -c, else ./golive.yaml when it exists (or is required)."""
-    from golive.config import DEFAULT_CONFIG, load_config
-
-    if config:
-        return load_config(config)
-    if required or os.path.exists(DEFAULT_CONFIG):
-        return load_config([DEFAULT_CONFIG])
-    return None
-
-
-def _ledger(ledger: str | None, config: list[str] | None) -> str:
+def _ledger(ledger: str | None, cfg: Config | None) -> str:
     if ledger:
         return ledger
-    from golive.approvals import ledger_path
+    from golive.errors import UsageError
+    from golive.signoffs import ledger_path
 
-    cfg = _config(config, required=True)
-    assert cfg is not None
+    if cfg is None:
+        raise UsageError("no approval ledger: give --ledger, or -c golive.yaml")
     return ledger_path(cfg)
+
+
+def _read(
+    config: list[str] | None, env_file: list[str] | None, ledger: str | None
+) -> Config | None:
+    """The configuration (required unless --ledger names the ledger)."""
+    from golive.cli_options import read_config
+
+    return read_config(config, env_file, required=ledger is None)
 
 
 def _redactor(cfg: Config | None) -> Redactor:
@@ -97,6 +90,7 @@ def report(
         ),
     ] = None,
     config: ConfigOpt = None,
+    env_file: EnvFileOpt = None,
     ledger: LedgerOpt = None,
     exit_code: Annotated[
         bool,
@@ -111,18 +105,26 @@ def report(
     from golive.cli import fatal_errors
 
     with fatal_errors():
-        from golive.approvals import apply_signoffs, signoffs_in
+        from golive.cli_options import read_config
         from golive.output import write_atomic
         from golive.reports import get
         from golive.reports.json import load
+        from golive.signers import policy, rules_from_config
+        from golive.signoffs import apply_signoffs, signoffs_in
 
         get(fmt)
         run = load(run_file)
         prev = load(previous) if previous else None
-        cfg = _config(config, required=False)
+        cfg = read_config(config, env_file, required=False)
         path = ledger or (cfg.approvals.ledger if cfg is not None else None)
         if path and os.path.exists(path):
-            run = apply_signoffs(run, signoffs_in(path, run))
+            rules = rules_from_config(cfg) if cfg is not None else None
+            run = apply_signoffs(
+                run,
+                signoffs_in(path, run, rules),
+                policy(rules, bool(run.settings.get("require_signoff"))) if rules else None,
+                keep_recorded=rules is None or not rules.enabled,
+            )
         from golive.output import render
 
         text = render(run, fmt, _redactor(cfg), prev)
@@ -144,29 +146,51 @@ def approve(
             "operations, rollback (or a gate of golive.yaml).",
         ),
     ],
-    by: Annotated[str, typer.Option("--by", help="Who signs (name or e-mail).")],
     run_file: Annotated[
         str, typer.Option("--run", metavar="RUN.json", help="The saved run being approved.")
     ],
+    key: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--key",
+            metavar="PATH",
+            help="Your SSH key (private, or public with the private key in ssh-agent): signs "
+            "the sign-off; your name comes from approvals.allowed_signers.",
+        ),
+    ] = None,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="Who signs (name or e-mail). Alone, only where no allowed signers are "
+            "configured, and shown as unverified; with --key, picks one of the key's principals.",
+        ),
+    ] = "",
     note: Annotated[
         str, typer.Option("--note", help="What was reviewed, conditions accepted.")
     ] = "",
     config: ConfigOpt = None,
+    env_file: EnvFileOpt = None,
     ledger: LedgerOpt = None,
 ) -> None:
-    """Sign an approval gate of a saved run: appends a hash-chained entry to the ledger."""
+    """Sign an approval gate of a saved run: appends a (signed) hash-chained ledger entry."""
     from golive.cli import fatal_errors
 
     with fatal_errors():
-        from golive.approvals import append, gate_status_warning, verify
+        from golive.approvals import append, verify
         from golive.reports.json import load
+        from golive.signers import rules_from_config
+        from golive.signoffs import gate_status_warning
 
+        cfg = _read(config, env_file, ledger)
         run = load(run_file)
-        path = _ledger(ledger, config)
-        entry = append(path, run, gate, by, note)
+        path = _ledger(ledger, cfg)
+        rules = rules_from_config(cfg)
+        entry = append(path, run, gate, by, note, key=key, rules=rules)
         title = next((g.title for g in run.gates if g.id == gate), gate)
+        how = "with an SSH signature" if entry.sig else "UNVERIFIED (no key)"
         typer.echo(
-            f"signed {title} ({gate}) of run {run.run_id} as {entry.by}: "
+            f"signed {title} ({gate}) of run {run.run_id} as {entry.by} {how}: "
             f"ledger entry {entry.seq} in {path}"
         )
         typer.echo(f"run digest {entry.run_digest}")
@@ -179,6 +203,7 @@ def approve(
 @approvals_app.command("verify")
 def approvals_verify(
     config: ConfigOpt = None,
+    env_file: EnvFileOpt = None,
     ledger: LedgerOpt = None,
     expect_head: Annotated[
         str | None,
@@ -188,14 +213,18 @@ def approvals_verify(
         ),
     ] = None,
 ) -> None:
-    """Check the ledger's hash chain and head: exit 1 if an entry was edited or removed."""
+    """Check the ledger's hash chain, head and every signature against the allowed signers:
+    exit 1 naming the first entry that was edited, removed, reordered or badly signed."""
     from golive.cli import fatal_errors
 
     with fatal_errors():
         from golive.approvals import verify
+        from golive.signers import rules_from_config
 
-        path = _ledger(ledger, config)
-        result = verify(path, expect_head=expect_head)
+        cfg = _read(config, env_file, ledger)
+        path = _ledger(ledger, cfg)
+        rules = rules_from_config(cfg)
+        result = verify(path, expect_head=expect_head, rules=rules)
         if not result.ok:
             for problem in result.problems:
                 typer.echo(f"golive: {problem}", err=True)
@@ -206,28 +235,42 @@ def approvals_verify(
             )
             raise typer.Exit(1)
         n = len(result.entries)
+        signed = sum(1 for e in result.entries if e.sig)
+        if result.signatures_checked:
+            sigs = f"{signed} signature{'s' if signed != 1 else ''} verified"
+            unsigned = n - signed
+            if unsigned:
+                sigs += f", {unsigned} unsigned (older, never counted)"
+        else:
+            sigs = "signatures not checked (no approvals.allowed_signers)"
         typer.echo(
-            f"{path}: {n} entr{'y' if n == 1 else 'ies'}, hash chain intact, head {result.head}"
+            f"{path}: {n} entr{'y' if n == 1 else 'ies'}, hash chain intact, {sigs}, "
+            f"head {result.head}"
         )
 
 
 @approvals_app.command("list")
 def approvals_list(
     config: ConfigOpt = None,
+    env_file: EnvFileOpt = None,
     ledger: LedgerOpt = None,
     run_file: Annotated[
         str | None,
         typer.Option("--run", metavar="RUN.json", help="Only the sign-offs of this run."),
     ] = None,
 ) -> None:
-    """List the sign-offs of a verified ledger (optionally of one run)."""
+    """List the sign-offs of a chain-intact ledger (optionally of one run), each marked
+    verified (signed by a trusted key) or unverified."""
     from golive.cli import fatal_errors
 
     with fatal_errors():
-        from golive.approvals import run_digest, verified_entries
+        from golive.approvals import run_digest, signed_payload, verified_entries
         from golive.reports.json import load
+        from golive.signers import check_entry, rules_from_config
 
-        path = _ledger(ledger, config)
+        cfg = _read(config, env_file, ledger)
+        path = _ledger(ledger, cfg)
+        rules = rules_from_config(cfg)
         entries = verified_entries(path)
         if run_file:
             digest = run_digest(load(run_file))
@@ -237,6 +280,12 @@ def approvals_list(
             return
         for e in entries:
             note = f'  "{e.note}"' if e.note else ""
+            record = e.record()
+            check = check_entry(record, signed_payload(record), rules)
+            mark = "verified  " if check.verified else "UNVERIFIED"
             typer.echo(
-                f"{e.seq:>4}  {e.at}  {e.gate:<15} {e.by}  run {e.run_id} ({e.gate_status}){note}"
+                f"{e.seq:>4}  {e.at}  {e.gate:<15} {mark} {e.by}  run {e.run_id} "
+                f"({e.gate_status}){note}"
             )
+            if not check.verified and rules.enabled:
+                typer.echo(f"      {check.problem}")

@@ -222,10 +222,37 @@ class GateConfig(Model):
     checks: list[str] = []
 
 
+class GateSigners(Model):
+    """Who may sign one gate (principals of the allowed-signers file) and how many must."""
+
+    signers: list[str] = []
+    min: int = Field(default=1, ge=1)
+
+    @field_validator("signers")
+    @classmethod
+    def _named(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not name.strip() or any(c.isspace() for c in name):
+                raise ValueError(f"{name!r} is not a principal (a name without spaces)")
+        if len(set(v)) != len(v):
+            raise ValueError("a principal is listed twice")
+        return v
+
+
 class Approvals(Model):
-    """Where sign-offs are recorded."""
+    """Where sign-offs are recorded, whose keys are trusted, and who may sign which gate."""
 
     ledger: str = "golive-approvals.jsonl"
+    #: OpenSSH allowed-signers file (the format of git's gpg.ssh.allowedSignersFile).
+    allowed_signers: str | None = None
+    gates: dict[str, GateSigners] = {}
+
+    @field_validator("allowed_signers")
+    @classmethod
+    def _signers_file(cls, v: str | None) -> str | None:
+        if v is not None and not os.path.isfile(v):
+            raise ValueError(f"allowed-signers file {v} does not exist")
+        return v
 
 
 # --- golive monitor (post-go-live watch); defaults are the production checklist's figures ---
@@ -601,6 +628,7 @@ def _all_ids(items: list[Any]) -> bool:
 _PATH_KEYS: tuple[tuple[str, ...], ...] = (
     ("targets", "project", "root"),
     ("approvals", "ledger"),
+    ("approvals", "allowed_signers"),
     ("monitor", "history"),
     ("monitor", "baseline", "path"),
     ("baseline", "file"),
@@ -680,6 +708,7 @@ def _cross_check(config: Config) -> list[Problem]:
     if config.monitor.notify.alertmanager is not None and config.targets.alertmanager is None:
         msg = "the Alertmanager notifier posts to targets.alertmanager, which is not configured"
         problems.append(config.problem(("monitor", "notify", "alertmanager"), msg))
+    problems.extend(_approval_problems(config))
     seen: dict[str, tuple[str, int]] = {}
     for section, index, entry in config.entries():
         loc = ("sections", section, "checks", index, "id")
@@ -693,6 +722,34 @@ def _cross_check(config: Config) -> list[Problem]:
         if entry.id in seen:
             problems.append(config.problem(loc, f"check {entry.id!r} is listed twice"))
         seen[entry.id] = (section, index)
+    return problems
+
+
+def _approval_problems(config: Config) -> list[Problem]:
+    """`approvals.gates` names existing gates, can be met, and has keys to check."""
+    from golive.decision import gates_from_config
+
+    problems: list[Problem] = []
+    approvals = config.approvals
+    known = [g.id for g in gates_from_config(config.gates)]
+    if approvals.gates and approvals.allowed_signers is None:
+        msg = (
+            "per-gate signers need approvals.allowed_signers (an OpenSSH allowed-signers file): "
+            "without keys, anyone can type any name"
+        )
+        problems.append(config.problem(("approvals", "gates"), msg))
+    for gid, rule in approvals.gates.items():
+        if gid not in known:
+            msg = f"unknown gate {gid!r}; the gates are {', '.join(known)}"
+            problems.append(
+                config.problem(("approvals", "gates", gid), msg + did_you_mean(gid, known))
+            )
+        if rule.signers and rule.min > len(rule.signers):
+            msg = (
+                f"min {rule.min} can never be met: only {len(rule.signers)} "
+                f"signer{'s are' if len(rule.signers) != 1 else ' is'} listed"
+            )
+            problems.append(config.problem(("approvals", "gates", gid, "min"), msg))
     return problems
 
 

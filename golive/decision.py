@@ -12,7 +12,8 @@ An interrupted run exits 130 whatever the verdict.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from golive.models import CheckResult, Decision, GateResult, Severity, SignOff, Status, Verdict
 
@@ -57,14 +58,59 @@ DEFAULT_GATES: tuple[GateSpec, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class SignoffPolicy:
+    """How many sign-offs each gate needs, and whether only verified signatures count.
+
+    `require_signoff` asks one sign-off of every gate; `minimum` raises that per gate (the
+    two-person rule is `{"security": 2}`). With `signed`, only sign-offs whose SSH signature
+    was verified against the allowed signers count; without, any recorded name counts.
+    """
+
+    require_signoff: bool = False
+    signed: bool = False
+    minimum: Mapping[str, int] = field(default_factory=dict)
+
+    def required(self, gate: str) -> int:
+        """How many distinct signers `gate` needs (0: none)."""
+        return max(self.minimum.get(gate, 0), 1 if self.require_signoff else 0)
+
+    def settings(self) -> dict[str, Any]:
+        """The policy as a run records it in its settings."""
+        return {"signed": self.signed, "min": dict(self.minimum)}
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> SignoffPolicy:
+        """The policy a saved run recorded (runs from before signatures have none)."""
+        raw = settings.get("approvals")
+        raw = raw if isinstance(raw, Mapping) else {}
+        minimum = raw.get("min")
+        return cls(
+            require_signoff=bool(settings.get("require_signoff", False)),
+            signed=bool(raw.get("signed", False)),
+            minimum={
+                str(k): int(v)
+                for k, v in (minimum.items() if isinstance(minimum, Mapping) else ())
+                if isinstance(v, int)
+            },
+        )
+
+
 def gate_results(
     results: Sequence[CheckResult],
     gates: Sequence[GateSpec] = DEFAULT_GATES,
     signoffs: Sequence[SignOff] = (),
     *,
     require_signoff: bool = False,
+    policy: SignoffPolicy | None = None,
 ) -> list[GateResult]:
-    """Each gate's automated status (worst of its checks) and its sign-offs."""
+    """Each gate's automated status (worst of its checks), its sign-offs and what it needs.
+
+    Only distinct signers count toward a gate's minimum, and with a signed policy only those
+    whose signatures were verified.
+    """
+    if policy is None:
+        policy = SignoffPolicy(require_signoff=require_signoff)
     out = []
     for g in gates:
         mine = [r for r in results if r.section in g.sections or r.id in g.checks]
@@ -74,6 +120,9 @@ def gate_results(
         else:
             status = Status.SKIP
         signed = [s for s in signoffs if s.gate == g.id]
+        counted = list(dict.fromkeys(s.by for s in signed if s.verified or not policy.signed))
+        required = policy.required(g.id)
+        needed = max(0, required - len(counted))
         out.append(
             GateResult(
                 id=g.id,
@@ -81,7 +130,10 @@ def gate_results(
                 status=status,
                 checks=[r.id for r in mine],
                 signoffs=signed,
-                awaiting_signoff=require_signoff and not signed,
+                awaiting_signoff=needed > 0,
+                required=required,
+                verified_signers=list(dict.fromkeys(s.by for s in signed if s.verified)),
+                needed=needed,
             )
         )
     return out
@@ -150,7 +202,10 @@ def decide(
         if warnings:
             reasons.append(f"{len(warnings)} warning(s)")
         if awaiting:
-            names = ", ".join(g.title for g in awaiting)
+            names = ", ".join(
+                g.title + (f" ({g.needed} more of {g.required} signers)" if g.required > 1 else "")
+                for g in awaiting
+            )
             reasons.append(f"awaiting sign-off: {names}")
         block_ids = [r.id for r in _ordered(minor)]
     else:

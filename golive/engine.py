@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from golive import __version__
+from golive import __version__, sideeffects
 from golive.api import RunSettings
 from golive.config import Config
 from golive.decision import decide, gate_results, gates_from_config
-from golive.models import CheckResult, Run, Severity, SignOff
+from golive.models import CheckResult, Run, Severity, SideEffect, SignOff
 from golive.plan import Planned
 from golive.redact import Redactor
 from golive.registry import SECTION_ORDER
@@ -167,6 +167,7 @@ class Begun:
     t0: float  # time.monotonic() at the start
     settings: RunSettings
     stop: asyncio.Event
+    side_effects: list[SideEffect] = field(default_factory=list)  # of every round so far
 
     def assemble(
         self,
@@ -187,6 +188,7 @@ class Begun:
             duration=time.monotonic() - self.t0,
             interrupted=interrupted,
             targets=targets,
+            side_effects=self.side_effects,
         )
 
 
@@ -230,6 +232,7 @@ async def run_round(
     )
     try:
         results = await runner.run(planned)
+        begun.side_effects += await sideeffects.collect(targets, results, begun.started, redactor)
     finally:
         try:
             await asyncio.wait_for(targets.close(), 5)
@@ -266,15 +269,15 @@ def assemble(
     duration: float,
     interrupted: bool,
     targets: dict[str, str],
+    side_effects: Sequence[SideEffect] = (),
 ) -> Run:
     """Decide and build the run model from results."""
+    from golive.signers import policy as signoff_policy
+    from golive.signers import rules_from_config
+
     fail_on = options.fail_on or config.defaults.fail_on
-    gates = gate_results(
-        results,
-        gates_from_config(config.gates),
-        options.signoffs,
-        require_signoff=config.require_signoff,
-    )
+    policy = signoff_policy(rules_from_config(config), config.require_signoff)
+    gates = gate_results(results, gates_from_config(config.gates), options.signoffs, policy=policy)
     decision = decide(results, fail_on, strict=options.strict, interrupted=interrupted, gates=gates)
     sections = {name: (sec.title or name.title()) for name, sec in config.sections.items()}
     for r in results:
@@ -300,10 +303,12 @@ def assemble(
             "allow_writes": options.allow_writes,
             "selection": options.selection,
             "require_signoff": config.require_signoff,
+            "approvals": policy.settings(),
         },
         results=results,
         decision=decision,
         gates=gates,
         sections=sections,
         interrupted=interrupted,
+        side_effects=tuple(side_effects),
     )

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class Status(str, enum.Enum):
@@ -164,18 +164,31 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class SignOff:
-    """A human approval recorded for a gate."""
+    """A human approval recorded for a gate.
+
+    `verified` is True only for a signature that the allowed-signers file attributes to
+    `by` (then `key` is the signing key's fingerprint); otherwise `problem` says why it
+    does not count (a bare `--by` name, an unknown or revoked key, an edit after signing).
+    """
 
     gate: str
     by: str
     at: str
     note: str = ""
     run_digest: str = ""
+    verified: bool = False
+    key: str = ""
+    problem: str = ""
 
 
 @dataclass(frozen=True)
 class GateResult:
-    """One approval gate: its automated status and its human sign-offs."""
+    """One approval gate: its automated status, its human sign-offs and what it still needs.
+
+    `required` is how many distinct signers the gate needs (0: no sign-off required);
+    `verified_signers` are the distinct people whose sign-offs count toward it, and
+    `needed` how many more are missing (`awaiting_signoff` is `needed > 0`).
+    """
 
     id: str
     title: str
@@ -183,6 +196,9 @@ class GateResult:
     checks: Sequence[str] = ()
     signoffs: Sequence[SignOff] = ()
     awaiting_signoff: bool = False
+    required: int = 0
+    verified_signers: Sequence[str] = ()
+    needed: int = 0
 
 
 @dataclass(frozen=True)
@@ -272,6 +288,19 @@ def duration_text(value: float) -> str:
 
 
 @dataclass(frozen=True)
+class SideEffect:
+    """A record that a target keeps of golive's visit and golive does not remove: e.g. the
+    audit rows an API writes when golive requests a token, or the notifications that
+    Alertmanager sent for golive's test alert. They are the target's own history (often
+    append-only by design), so golive lists them instead of deleting them."""
+
+    target: str
+    what: str
+    check: str = ""  # the check that caused it; "" for the run itself (e.g. the token)
+    records: Sequence[Mapping[str, Any]] = ()
+
+
+@dataclass(frozen=True)
 class Run:
     """A complete run: what was checked, against what, and the decision."""
 
@@ -292,7 +321,11 @@ class Run:
     sections: Mapping[str, str] = field(default_factory=dict)  # id -> title, in order
     interrupted: bool = False
     schema_version: str = SCHEMA_VERSION
+    side_effects: Sequence[SideEffect] = ()
     wait: WaitSummary | None = None  # only with --wait; omitted from JSON otherwise
+    #: The run digest golive computed when it saved the run (see golive.approvals.run_digest);
+    #: `golive approve` refuses a run file whose evidence no longer matches it.
+    digest: str = ""
 
     def counts(self) -> dict[str, int]:
         """How many results have each status."""

@@ -48,7 +48,16 @@ def render(run: Run, fmt: str, redactor: Redactor, previous: Run | None = None) 
                 f"--previous is not used by the {fmt} format (html and markdown show changes)"
             )
         kwargs["previous"] = redactor.redact_obj(previous)
-    out = renderer(redactor.redact_obj(run), **kwargs)
+    shown = redactor.redact_obj(run)
+    if not shown.digest:
+        # the digest of the evidence as reports show it (secrets masked), which is what a
+        # saved JSON run reads back as and what `golive approve` binds a sign-off to
+        from dataclasses import replace
+
+        from golive.approvals import run_digest
+
+        shown = replace(shown, digest=run_digest(shown))
+    out = renderer(shown, **kwargs)
     if isinstance(out, bytes):
         return redactor.redact(out.decode("utf-8")).encode("utf-8")
     return redactor.redact(out)

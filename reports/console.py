@@ -143,6 +143,12 @@ def banner(run: Run) -> Panel:
             body.append(f"{r.id} [{r.severity.value}]: {r.summary}\n")
             if r.remediation and r.status is Status.FAIL:
                 body.append(f"         fix: {r.remediation}\n", style="dim")
+    if run.side_effects:
+        body.append(
+            f"Side effects: {len(run.side_effects)} record(s) the targets keep of this run "
+            "(listed in the HTML and JSON reports)\n",
+            style="dim",
+        )
     counts = run.counts()
     parts = [f"{counts[s.value]} {s.value}" for s in Status if counts[s.value]]
     body.append(" · ".join(parts) + f" · {_duration(run.duration)}", style="dim")

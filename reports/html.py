@@ -117,6 +117,7 @@ class View:
     blocking_title: str = "Blocking checks"
     anchors: dict[str, str] = field(default_factory=dict)
     total: int = 0
+    signed: bool = False  # only verified SSH signatures count toward the gates
 
 
 def render(run: Run, *, previous: Run | None = None) -> str:
@@ -218,6 +219,7 @@ def build_view(run: Run, previous: Run | None = None) -> View:
         blocking_title="Needs attention" if verdict is Verdict.CONDITIONAL else "Blocking checks",
         anchors=anchors,
         total=len(run.results),
+        signed=_signed(run),
     )
 
 
@@ -256,11 +258,13 @@ def _meta(run: Run) -> list[tuple[str, str]]:
         ("Project / environment", f"{run.project} / {run.environment}"),
         ("golive version", run.golive_version),
         ("Configuration digest", run.config_digest),
+        ("Run digest (what a sign-off approves)", run.digest or "not recorded"),
         ("Configuration files", ", ".join(run.config_files) or "none"),
         ("Blocking severity (fail_on)", str(s.get("fail_on", "high"))),
         ("Strict", "yes" if s.get("strict") else "no"),
         ("Checks that write allowed", "yes" if s.get("allow_writes") else "no"),
         ("Sign-off required", "yes" if s.get("require_signoff") else "no"),
+        ("Sign-offs", _signoff_mode(s)),
         ("Selection", chosen or "the whole checklist"),
         ("Report schema", run.schema_version),
     ]
@@ -270,6 +274,19 @@ def _meta(run: Run) -> list[tuple[str, str]]:
         rows.insert(4, ("Waited (--wait)", run.wait.describe()))
         rows.insert(5, ("Changes while waiting", "; ".join(run.wait.changed_rounds()) or "none"))
     return rows
+
+
+def _signed(run: Run) -> bool:
+    approvals = run.settings.get("approvals")
+    recorded = isinstance(approvals, Mapping) and bool(approvals.get("signed"))
+    return recorded or any(s.verified for g in run.gates for s in g.signoffs)
+
+
+def _signoff_mode(settings: Mapping[str, Any]) -> str:
+    approvals = settings.get("approvals")
+    if isinstance(approvals, Mapping) and approvals.get("signed"):
+        return "only SSH signatures by keys in the allowed signers count"
+    return "names recorded with --by (no keys configured: unverified)"
 
 
 def _result_view(r: CheckResult, anchor: str) -> ResultView:

@@ -64,10 +64,12 @@ def _properties(run: Run, section: str) -> list[tuple[str, str]]:
         ("golive.section.title", run.sections.get(section, section)),
     ]
     for g in run.gates:
-        signed = ", ".join(f"{s.by} at {s.at}" for s in g.signoffs)
+        signed = ", ".join(
+            f"{s.by} at {s.at}" + ("" if s.verified else " (unverified)") for s in g.signoffs
+        )
         state = g.status.value + (f"; signed by {signed}" if signed else "")
         if g.awaiting_signoff:
-            state += "; awaiting sign-off"
+            state += f"; awaiting sign-off ({g.needed} more of {g.required})"
         props.append((f"golive.gate.{g.id}", state))
     if run.interrupted:
         props.append(("golive.interrupted", "true"))

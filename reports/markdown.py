@@ -138,20 +138,31 @@ def render(run: Run, *, previous: Run | None = None) -> str:
         lines += [
             "### Approval gates",
             "",
-            "| Gate | Automated status | Sign-off |",
-            "|---|---|---|",
+            "| Gate | Automated status | Verified signers | Unverified entries | Still needed |",
+            "|---|---|---|---|---|",
         ]
         for g in run.gates:
-            if g.signoffs:
-                sign = "; ".join(
-                    f"✔ {esc(s.by)} ({esc(when(s.at))})" + (f": {esc(s.note)}" if s.note else "")
-                    for s in g.signoffs
-                )
-            elif g.awaiting_signoff:
-                sign = "**awaiting sign-off**"
+            verified = "; ".join(
+                f"✔ {esc(s.by)} ({esc(when(s.at))})" + (f": {esc(s.note)}" if s.note else "")
+                for s in g.signoffs
+                if s.verified
+            )
+            unverified = "; ".join(
+                f"{esc(s.by)} ({esc(when(s.at))}): {esc(s.problem or 'no signature')}"
+                + (f" — {esc(s.note)}" if s.note else "")
+                for s in g.signoffs
+                if not s.verified
+            )
+            if g.needed:
+                need = f"**awaiting sign-off: {g.needed} more of {g.required}**"
+            elif g.required:
+                need = f"none: complete ({g.required} required)"
             else:
-                sign = "—"
-            lines.append(f"| {esc(g.title)} | {_badge(g.status)} | {sign} |")
+                need = "— (not required)"
+            lines.append(
+                f"| {esc(g.title)} | {_badge(g.status)} | {verified or '—'} "
+                f"| {unverified or '—'} | {need} |"
+            )
         lines.append("")
 
     if previous is not None:

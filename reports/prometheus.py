@@ -22,7 +22,7 @@ verdict label that changes leaves no stale series behind. Validated with ``promt
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 
 from golive.models import CheckResult, Run, Status, Verdict
@@ -117,10 +117,28 @@ def render(run: Run) -> str:
             "Automated status of an approval gate (same scale as golive_check_status).",
             (([("gate", g.id)], STATUS_VALUE[g.status]) for g in run.gates),
         )
+        approvals = run.settings.get("approvals")
+        signed = (isinstance(approvals, Mapping) and bool(approvals.get("signed"))) or any(
+            s.verified for g in run.gates for s in g.signoffs
+        )
         w.family(
             "golive_gate_signed_off",
-            "1 when the approval gate has at least one recorded sign-off.",
-            (([("gate", g.id)], 1 if g.signoffs else 0) for g in run.gates),
+            "1 when the approval gate has a sign-off that counts (a verified SSH signature "
+            "where allowed signers are configured, else any recorded name).",
+            (
+                ([("gate", g.id)], 1 if (g.verified_signers if signed else g.signoffs) else 0)
+                for g in run.gates
+            ),
+        )
+        w.family(
+            "golive_gate_verified_signers",
+            "Distinct signers whose SSH signatures of the gate were verified.",
+            (([("gate", g.id)], len(g.verified_signers)) for g in run.gates),
+        )
+        w.family(
+            "golive_gate_signatures_needed",
+            "How many more sign-offs the approval gate needs (0: none).",
+            (([("gate", g.id)], g.needed) for g in run.gates),
         )
     finished = _timestamp(run.finished_at)
     if finished is not None:

@@ -12,9 +12,10 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 STATE_FILE = "stack.json"
+S = TypeVar("S", bound="Stack")
 
 
 @dataclass
@@ -96,7 +97,7 @@ class Stack:
         os.replace(tmp, self.state_file)
 
     @classmethod
-    def load(cls, state_dir: Path) -> Stack | None:
+    def load(cls: type[S], state_dir: Path) -> S | None:
         """The record saved in ``state_dir``, or None."""
         path = Path(state_dir) / STATE_FILE
         if not path.exists():

@@ -89,8 +89,11 @@ def alertmanager_config(sink_port: int) -> dict[str, object]:
     }
 
 
-def start_alertmanager(stack: Stack, port: int | None = None) -> None:
-    """Start Alertmanager with the generated config; v2 API on loopback, no cluster."""
+def start_alertmanager(
+    stack: Stack, port: int | None = None, config: dict[str, object] | None = None
+) -> None:
+    """Start Alertmanager with ``config`` (default: everything to the webhook sink);
+    v2 API on loopback, no cluster."""
     try:
         binary = prereq.path(ALERTMANAGER)
     except prereq.MissingTool as exc:
@@ -98,7 +101,9 @@ def start_alertmanager(stack: Stack, port: int | None = None) -> None:
     base = stack.state_dir / "alertmanager"
     (base / "data").mkdir(parents=True, exist_ok=True)
     conf = base / "alertmanager.yml"
-    conf.write_text(yaml.safe_dump(alertmanager_config(stack.ports["webhook_sink"])))
+    if config is None:
+        config = alertmanager_config(stack.ports["webhook_sink"])
+    conf.write_text(yaml.safe_dump(config, sort_keys=False))
     stack.paths["alertmanager_config"] = str(conf)
     chosen = _start_http(
         stack,
@@ -143,8 +148,14 @@ def prometheus_config(stack: Stack, rules: Path) -> dict[str, object]:
     }
 
 
-def start_prometheus(stack: Stack, rules: Path, port: int | None = None) -> None:
-    """Start Prometheus with the generated config and the project's alert rules."""
+def start_prometheus(
+    stack: Stack,
+    rules: Path,
+    port: int | None = None,
+    config: Callable[[int], dict[str, object]] | None = None,
+) -> None:
+    """Start Prometheus with the project's alert rules and the generated config, or
+    ``config(port)`` (a project's own, which may scrape Prometheus itself on ``port``)."""
     try:
         binary = prereq.path(PROMETHEUS)
     except prereq.MissingTool as exc:
@@ -152,12 +163,12 @@ def start_prometheus(stack: Stack, rules: Path, port: int | None = None) -> None
     base = stack.state_dir / "prometheus"
     (base / "data").mkdir(parents=True, exist_ok=True)
     conf = base / "prometheus.yml"
-    conf.write_text(yaml.safe_dump(prometheus_config(stack, rules), sort_keys=False))
     stack.paths["prometheus_config"] = str(conf)
-    chosen = _start_http(
-        stack,
-        "prometheus",
-        lambda p: [
+
+    def build(p: int) -> list[str]:
+        data = prometheus_config(stack, rules) if config is None else config(p)
+        conf.write_text(yaml.safe_dump(data, sort_keys=False))
+        return [
             binary,
             f"--config.file={conf}",
             f"--web.listen-address=127.0.0.1:{p}",
@@ -165,7 +176,12 @@ def start_prometheus(stack: Stack, rules: Path, port: int | None = None) -> None
             "--web.enable-lifecycle",
             "--storage.tsdb.retention.time=1d",
             "--log.level=warn",
-        ],
+        ]
+
+    chosen = _start_http(
+        stack,
+        "prometheus",
+        build,
         "/-/ready",
         port=port,
     )

@@ -12,6 +12,7 @@ import pwd
 import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -61,11 +62,28 @@ def _base_dir(stack: Stack) -> Path:
     return alt
 
 
-def start(stack: Stack, attempts: int = 3) -> None:
-    """initdb, start on a free loopback port, create the app role and database, migrate."""
+def start(
+    stack: Stack,
+    attempts: int = 3,
+    *,
+    app_password: str | None = None,
+    migrate: Callable[[str], object] = apply_migrations,
+    as_postgres_image: bool = False,
+) -> None:
+    """initdb, start on a free loopback port, create the app role and database, migrate.
+
+    ``app_password`` fixes the app role's password (a project's own, e.g. from its compose
+    file) instead of a generated one; ``migrate(dsn)`` applies the schema as the app role.
+    ``as_postgres_image`` sets the app role and database up as the official postgres image
+    does for ``POSTGRES_USER``/``POSTGRES_DB``: the role is a superuser and the database
+    keeps PostgreSQL's default privileges (a project deployed that way is judged as it runs);
+    otherwise the role is an ordinary owner and PUBLIC loses its default privileges.
+    """
     base = _base_dir(stack)
     data, log = base / "data", base / "postgres.log"
     admin_pw = stack.secrets.setdefault("postgres_superuser_password", secrets.token_urlsafe(24))
+    if app_password is not None:
+        stack.secrets["postgres_app_password"] = app_password
     app_pw = stack.secrets.setdefault("postgres_app_password", secrets.token_urlsafe(24))
     stack.paths.update(pg_base=str(base), pg_data=str(data), pg_log=str(log))
     pwfile = base / "pwfile"
@@ -121,20 +139,28 @@ def start(stack: Stack, attempts: int = 3) -> None:
     stack.pids["postgres"] = int((data / "postmaster.pid").read_text().split()[0])
     stack.admin_dsn = f"postgresql://postgres:{admin_pw}@127.0.0.1:{port}/postgres"
     stack.database_dsn = f"postgresql://{APP_ROLE}:{app_pw}@127.0.0.1:{port}/{APP_DB}"
-    _create_app_database(stack.admin_dsn, app_pw)
-    apply_migrations(stack.database_dsn)
+    _create_app_database(stack.admin_dsn, app_pw, as_postgres_image=as_postgres_image)
+    try:
+        migrate(stack.database_dsn)
+    except (psycopg.Error, OSError) as exc:
+        raise procs.ServiceFailed("postgres", f"migrations failed: {exc}", log) from None
     with psycopg.connect(stack.database_dsn) as conn:
         row = conn.execute("SELECT id FROM agent WHERE name = 'system'").fetchone()
-    assert row is not None, "migrations did not seed the system agent"
+    if row is None:
+        raise procs.ServiceFailed("postgres", "migrations did not seed the agent 'system'", log)
     stack.agent_id = str(row[0])
 
 
-def _create_app_database(admin_dsn: str, app_pw: str) -> None:
+def _create_app_database(admin_dsn: str, app_pw: str, *, as_postgres_image: bool = False) -> None:
+    attributes = (
+        "SUPERUSER CREATEDB CREATEROLE REPLICATION BYPASSRLS"
+        if as_postgres_image
+        else "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+    )
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(
             sql.SQL(
-                "CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE"
-                " NOREPLICATION CONNECTION LIMIT -1"
+                "CREATE ROLE {} LOGIN PASSWORD {} " + attributes + " CONNECTION LIMIT -1"
             ).format(sql.Identifier(APP_ROLE), sql.Literal(app_pw))
         )
         conn.execute(
@@ -142,6 +168,8 @@ def _create_app_database(admin_dsn: str, app_pw: str) -> None:
                 sql.Identifier(APP_DB), sql.Identifier(APP_ROLE)
             )
         )
+        if as_postgres_image:
+            return
         conn.execute(
             sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(APP_DB))
         )

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from golive.cli_options import ConfigOpt, EnvFileOpt
+
 if TYPE_CHECKING:
     from golive.config import Config
     from golive.monitor.cycle import CycleResult
@@ -32,14 +34,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-ConfigOpt = Annotated[
-    Optional[list[str]],  # noqa: UP045 - Typer needs Optional on Python 3.10
-    typer.Option("--config", "-c", help="golive.yaml; repeat to merge overlays in order."),
-]
-EnvFileOpt = Annotated[
-    Optional[list[str]],  # noqa: UP045
-    typer.Option("--env-file", help="KEY=VALUE file for ${VAR} references (repeatable)."),
-]
 HistoryOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option("--history", help="History file (default: monitor.history in golive.yaml)."),

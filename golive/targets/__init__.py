@@ -97,6 +97,10 @@ class Targets:
             self._built[kind] = self._build(kind)
         return self._built[kind]
 
+    def built(self, kind: str) -> Any | None:
+        """The target of a kind if a check used it, else None (never builds one)."""
+        return self._built.get(kind)
+
     async def probe(self, kind: str) -> str | None:
         """Probe a kind once per run: None when reachable, else the reason."""
         fut = self._probes.get(kind)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from golive.targets.http import HttpService
 
@@ -20,6 +21,8 @@ class ApiTarget(HttpService):
         self.api_cfg = cfg
         self.probe_path = cfg.health_path
         self._token: str | None = cfg.token
+        # each token request golive made: the API may keep its own record of it (side effects)
+        self.token_requests: list[dict[str, Any]] = []
 
     async def token(self) -> str | None:
         """A bearer token: the configured one, else one issued for the configured agent."""
@@ -27,8 +30,17 @@ class ApiTarget(HttpService):
             return self._token
         if not self.api_cfg.agent_id:
             return None
+        at = datetime.now(timezone.utc)
         resp = await self.request(
             "POST", "/agents/auth/token", json={"agent_id": self.api_cfg.agent_id}
+        )
+        self.token_requests.append(
+            {
+                "request": "POST /agents/auth/token",
+                "agent_id": self.api_cfg.agent_id,
+                "status": resp.status_code,
+                "at": at.isoformat(timespec="milliseconds"),
+            }
         )
         if resp.status_code == 200:
             token = resp.json().get("access_token")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,14 +16,12 @@ from golive.approvals import (
     GENESIS,
     LedgerError,
     append,
-    apply_signoffs,
     head_path,
     run_digest,
-    signoffs_for,
-    signoffs_in,
     verify,
 )
 from golive.models import SignOff, Status, Verdict
+from golive.signoffs import apply_signoffs, signoffs_for, signoffs_in
 from golive.testing import load_dict
 from tests.reports.runs import make_run, result, sample_run
 
@@ -225,7 +224,7 @@ def _sign_many(args: tuple[str, str, int]) -> None:
     ledger, run_file, n = args
     run = load(run_file)
     for i in range(n):
-        append(ledger, run, "security", f"signer {i}")
+        append(ledger, run, "security", f"signer {os.getpid()}-{i}")
 
 
 def test_concurrent_approvers_append_in_turn(tmp_path: Path) -> None:
@@ -294,7 +293,7 @@ def test_signoffs_of_another_run_do_not_count(tmp_path: Path) -> None:
 
 
 def test_a_signoff_does_not_turn_a_failing_gate_into_a_go(tmp_path: Path) -> None:
-    from golive.approvals import gate_status_warning
+    from golive.signoffs import gate_status_warning
 
     run = sample_run()  # NO-GO: security.jwt_secret fails
     ledger = tmp_path / "a.jsonl"
@@ -313,3 +312,270 @@ def test_signoffs_for_reads_the_configured_ledger(tmp_path: Path) -> None:
     assert signoffs_for(cfg) == []  # a run being taken has no sign-offs yet
     sign(Path(cfg.approvals.ledger), run, ["security"])
     assert [s.gate for s in signoffs_for(cfg, run)] == ["security"]
+
+
+# --- signed sign-offs with real SSH keys (ssh-keygen) -----------------------------------------
+
+
+@pytest.fixture
+def team(tmp_path: Path):
+    """Alice (ed25519) and Bob (RSA) are trusted; Mallory (ed25519) has a key nobody trusts."""
+    from tests.golive.sshkeys import Keys
+
+    keys = Keys(tmp_path / "keys")
+    alice = keys.make("alice@example.com", "ed25519")
+    bob = keys.make("bob@example.com", "rsa")
+    mallory = keys.make("mallory@example.com", "ed25519")
+    allowed = keys.allowed(alice, bob)
+    return keys, alice, bob, mallory, allowed
+
+
+def rules_for(allowed: Path, **gates: tuple[list[str], int]):
+    from golive.signers import SignerRules
+
+    return SignerRules(
+        allowed_signers=str(allowed),
+        signers={g: tuple(s) for g, (s, _) in gates.items() if s},
+        minimum={g: n for g, (_, n) in gates.items()},
+    )
+
+
+def two_person(run, ledger: Path, rules):
+    """The run's gates after the ledger's sign-offs, under the rules' policy."""
+    from golive.signers import policy
+
+    required = bool(run.settings.get("require_signoff"))
+    return apply_signoffs(run, signoffs_in(ledger, run, rules), policy(rules, required))
+
+
+def rewrite(ledger: Path, records: list[dict]) -> None:
+    """Write records back with every hash, link and the head recomputed (a careful forger)."""
+    from golive.approvals import _write_head, entry_hash
+
+    prev = GENESIS
+    for r in records:
+        r["prev"] = prev
+        r["hash"] = entry_hash(r)
+        prev = r["hash"]
+    ledger.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    _write_head(ledger, records[-1]["seq"], records[-1]["hash"])
+
+
+def test_ed25519_and_rsa_signatures_verify_and_name_the_signer_from_the_allowed_file(
+    tmp_path: Path, team
+) -> None:
+    _, alice, bob, _, allowed = team
+    ledger = tmp_path / "a.jsonl"
+    run = passing_run()
+    rules = rules_for(allowed, security=([alice.principal, bob.principal], 2))
+    a = append(ledger, run, "security", "", "pen test read", key=str(alice.path), rules=rules)
+    b = append(ledger, run, "security", key=str(bob.path), rules=rules, now=NOW)
+    assert (a.by, a.principal, b.by) == (alice.principal, alice.principal, bob.principal)
+    record = json.loads(lines(ledger)[0])
+    assert record["v"] == 2 and record["sig"].startswith("-----BEGIN SSH SIGNATURE-----")
+    result = verify(ledger, rules=rules)
+    assert result.ok, result.problems
+    assert result.signatures_checked and all(c.verified for c in result.checks.values())
+    signoffs = signoffs_in(ledger, run, rules)
+    assert [(s.by, s.verified) for s in signoffs] == [
+        (alice.principal, True),
+        (bob.principal, True),
+    ]
+    assert all(s.key.startswith("SHA256:") and not s.problem for s in signoffs)
+
+
+def test_the_two_person_rule_holds_with_one_and_with_two_signers(tmp_path: Path, team) -> None:
+    _, alice, bob, _, allowed = team
+    ledger = tmp_path / "a.jsonl"
+    run = passing_run(require_signoff=False)
+    rules = rules_for(allowed, security=([alice.principal, bob.principal], 2))
+    assert two_person(run, ledger, rules).decision.verdict is Verdict.CONDITIONAL
+
+    append(ledger, run, "security", key=str(alice.path), rules=rules)
+    one = two_person(run, ledger, rules)
+    gate = next(g for g in one.gates if g.id == "security")
+    assert (gate.required, gate.needed, list(gate.verified_signers)) == (2, 1, [alice.principal])
+    assert gate.awaiting_signoff and one.decision.verdict is Verdict.CONDITIONAL
+    assert "awaiting sign-off: Security clearance (1 more of 2 signers)" in one.decision.reasons
+
+    # the same person twice is still one person: golive refuses the second signature
+    from golive.signers import ApprovalRefused
+
+    with pytest.raises(ApprovalRefused, match=r"alice@example.com already signed gate 'security'"):
+        append(ledger, run, "security", key=str(alice.path), rules=rules)
+
+    append(ledger, run, "security", key=str(bob.path), rules=rules)
+    two = two_person(run, ledger, rules)
+    gate = next(g for g in two.gates if g.id == "security")
+    assert (gate.needed, list(gate.verified_signers)) == (0, [alice.principal, bob.principal])
+    assert two.decision.verdict is Verdict.GO
+
+
+def test_unsigned_names_do_not_count_where_signers_are_configured(tmp_path: Path, team) -> None:
+    _, alice, _, _, allowed = team
+    ledger = tmp_path / "a.jsonl"
+    run = passing_run(require_signoff=False)
+    sign(ledger, run, ["security"], by="Alice Approver")  # written before keys were configured
+    rules = rules_for(allowed, security=([], 1))
+    gate = next(g for g in two_person(run, ledger, rules).gates if g.id == "security")
+    assert gate.needed == 1 and not gate.verified_signers
+    assert gate.signoffs[0].problem == "not signed: a name typed with --by proves nothing"
+    # and once signers are configured, golive refuses a bare name
+    from golive.signers import ApprovalRefused
+
+    with pytest.raises(ApprovalRefused, match=r"sign-offs must be signed: .* sign with --key"):
+        append(ledger, run, "security", "Alice Approver", rules=rules)
+    append(ledger, run, "security", key=str(alice.path), rules=rules)
+    assert verify(ledger, rules=rules).ok  # older unsigned entries are not a failure
+    gate = next(g for g in two_person(run, ledger, rules).gates if g.id == "security")
+    assert gate.needed == 0
+
+
+def test_a_forged_entry_signed_by_an_untrusted_key_is_caught(tmp_path: Path, team) -> None:
+    from golive.approvals import signed_payload
+    from golive.sshsig import sign as ssh_sign
+
+    _, alice, _, mallory, allowed = team
+    ledger = tmp_path / "a.jsonl"
+    run = passing_run()
+    rules = rules_for(allowed)
+    append(ledger, run, "security", key=str(alice.path), rules=rules)
+    # Mallory copies Alice's entry, claims it for the rollback gate, signs it with her own key
+    # and recomputes the chain and the head: the chain is valid, the signature is not trusted
+    records = [json.loads(line) for line in lines(ledger)]
+    forged = dict(records[0], seq=2, gate="rollback", by=alice.principal)
+    forged["prev"] = records[0]["hash"]
+    forged["sig"] = ssh_sign(signed_payload(forged), str(mallory.path))
+    rewrite(ledger, [records[0], forged])
+    assert verify(ledger).ok  # the hash chain alone is fooled
+    result = verify(ledger, rules=rules)
+    assert len(result.problems) == 1
+    assert result.problems[0].startswith(
+        f"{ledger}:2: entry 2 (gate 'rollback' by 'alice@example.com'): signed by ssh-ed25519 "
+        "key SHA256:"
+    )
+    assert result.problems[0].endswith(
+        "which the allowed signers do not list (an unknown key, or a revoked signer)"
+    )
+    rollback = [s for s in signoffs_in(ledger, run, rules) if s.gate == "rollback"]
+    assert [s.verified for s in rollback] == [False]
+
+
+def test_an_entry_edited_after_signing_is_caught_even_with_recomputed_hashes(
+    tmp_path: Path, team
+) -> None:
+    _, alice, bob, _, allowed = team
+    ledger = tmp_path / "a.jsonl"
+    run = sample_run()  # the security gate FAILs in this run
+    rules = rules_for(allowed)
+    append(ledger, run, "security", "", "accepted with INC-7", key=str(alice.path), rules=rules)
+    append(ledger, run, "monitoring", key=str(bob.path), rules=rules)
+    records = [json.loads(line) for line in lines(ledger)]
+    records[0]["gate_status"] = "PASS"
+    records[0]["note"] = "all green"
+    rewrite(ledger, records)
+    result = verify(ledger, rules=rules)
+    assert result.problems == [
+        f"{ledger}:1: entry 1 (gate 'security' by 'alice@example.com'): alice@example.com's "
+        "signature does not verify: the entry was changed after it was signed"
+    ]
+    # entry 2's signature covers its link to entry 1, so it too no longer verifies
+    assert not result.checks[2].verified
+    assert "changed after it was signed" in result.checks[2].problem
+
+
+def test_a_signature_made_for_another_namespace_is_caught(tmp_path: Path, team) -> None:
+    from golive.approvals import signed_payload
+    from golive.sshsig import sign as ssh_sign
+
+    _, alice, _, _, allowed = team
+    ledger = tmp_path / "a.jsonl"
+    rules = rules_for(allowed)
+    append(ledger, passing_run(), "security", key=str(alice.path), rules=rules)
+    records = [json.loads(line) for line in lines(ledger)]
+    # Alice's key really signed these bytes, but as a git signature ("git" namespace)
+    records[0]["sig"] = ssh_sign(signed_payload(records[0]), str(alice.path), "git")
+    rewrite(ledger, records)
+    assert verify(ledger, rules=rules).problems == [
+        f"{ledger}:1: entry 1 (gate 'security' by 'alice@example.com'): signed for namespace "
+        "'git', not 'golive-approval': a signature made for something else was copied in"
+    ]
+
+
+def test_a_revoked_signer_no_longer_counts(tmp_path: Path, team) -> None:
+    keys, alice, bob, _, allowed = team
+    ledger = tmp_path / "a.jsonl"
+    run = passing_run(require_signoff=False)
+    rules = rules_for(allowed, security=([], 2))
+    append(ledger, run, "security", key=str(alice.path), rules=rules)
+    append(ledger, run, "security", key=str(bob.path), rules=rules)
+    assert two_person(run, ledger, rules).decision.verdict is Verdict.GO
+    keys.allowed(alice)  # Bob's key is removed from the allowed signers
+    after = two_person(run, ledger, rules)
+    gate = next(g for g in after.gates if g.id == "security")
+    assert (gate.needed, list(gate.verified_signers)) == (1, [alice.principal])
+    bob_signoff = next(s for s in gate.signoffs if s.by == bob.principal)
+    assert not bob_signoff.verified
+    assert "which the allowed signers do not list" in bob_signoff.problem
+    assert after.decision.verdict is Verdict.CONDITIONAL
+    assert (
+        verify(ledger, rules=rules)
+        .problems[0]
+        .startswith(
+            f"{ledger}:2: entry 2 (gate 'security' by 'bob@example.com'): signed by ssh-rsa key"
+        )
+    )
+
+
+def test_approve_refuses_keys_and_runs_it_should_not_sign(tmp_path: Path, team) -> None:
+    from golive.signers import ApprovalRefused
+
+    _, alice, bob, mallory, allowed = team
+    ledger = tmp_path / "a.jsonl"
+    run = passing_run()
+    rules = rules_for(allowed, security=([alice.principal], 1))
+    with pytest.raises(
+        ApprovalRefused,
+        match=r"key SHA256:\S+ \(.*mallory\S*\) is not in the allowed signers .*allowed_signers",
+    ):
+        append(ledger, run, "security", key=str(mallory.path), rules=rules)
+    with pytest.raises(
+        ApprovalRefused,
+        match=r"bob@example.com may not sign gate 'security': "
+        r"approvals.gates.security.signers lists alice@example.com",
+    ):
+        append(ledger, run, "security", key=str(bob.path), rules=rules)
+    with pytest.raises(ApprovalRefused, match=r"--by 'Alice' is not a principal of key SHA256:"):
+        append(ledger, run, "security", "Alice", key=str(alice.path), rules=rules)
+    with pytest.raises(ApprovalRefused, match=r"--key needs approvals.allowed_signers"):
+        append(ledger, run, "security", key=str(alice.path))
+    from golive.output import render as render_output
+    from golive.redact import Redactor
+
+    saved = from_dict(json.loads(render_output(run, "json", Redactor())))  # as golive saves it
+    assert saved.digest == run_digest(run)
+    doctored = replace(
+        saved, results=[replace(saved.results[0], status=Status.PASS, summary="fine")]
+    )
+    with pytest.raises(
+        ApprovalRefused, match=r"evidence no longer matches the digest golive saved"
+    ):
+        append(ledger, doctored, "security", key=str(alice.path), rules=rules)
+    assert not ledger.exists() or lines(ledger) == []
+    append(ledger, saved, "security", key=str(alice.path), rules=rules)
+    assert verify(ledger, rules=rules).ok
+
+
+def test_an_unsigned_entry_after_a_signed_one_is_caught(tmp_path: Path, team) -> None:
+    _, alice, _, _, allowed = team
+    ledger = tmp_path / "a.jsonl"
+    run = passing_run()
+    rules = rules_for(allowed)
+    append(ledger, run, "security", key=str(alice.path), rules=rules)
+    sign(ledger, run, ["rollback"], by="Alice Approver")  # appended without the rules
+    assert verify(ledger).ok
+    assert verify(ledger, rules=rules).problems == [
+        f"{ledger}:2: entry 2 (gate 'rollback' by 'Alice Approver') is not signed, but entry 1 "
+        "before it is: it was added without golive, which refuses unsigned sign-offs once "
+        "allowed signers are configured"
+    ]

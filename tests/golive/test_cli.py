@@ -284,6 +284,47 @@ def test_run_previous_shows_the_change_in_html_and_markdown(tmp_path: Path) -> N
     assert "cannot read" in bad.stderr
 
 
+def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    out = [(path, group)]
+    if hasattr(group, "commands"):  # a group (Typer may ship its own copy of Click)
+        for name, cmd in group.commands.items():
+            out += _commands(cmd, (*path, name))
+    return out
+
+
+def test_every_command_that_reads_golive_yaml_takes_c_and_env_file_alike() -> None:
+    """One definition (golive/cli_options.py) of -c/--env-file, on every command with -c."""
+    import typer.main
+
+    root = typer.main.get_command(app)
+    seen = []
+    for path, cmd in _commands(root):
+        opts = {o: p for p in cmd.params for o in getattr(p, "opts", [])}
+        if "--config" not in opts:
+            continue
+        seen.append(" ".join(path))
+        assert "-c" in opts and "--env-file" in opts, f"golive {' '.join(path)}"
+        assert (opts["--config"].help, opts["--env-file"].help) == (
+            "golive.yaml; repeat to merge overlays in order (default: ./golive.yaml).",
+            "KEY=VALUE file for ${VAR} references (repeatable).",
+        )
+        assert opts["--config"].multiple and opts["--env-file"].multiple
+    for name in (
+        "run",
+        "validate",
+        "list",
+        "explain",
+        "report",
+        "approve",
+        "approvals verify",
+        "approvals list",
+        "baseline save",
+        "monitor",
+        "monitor status",
+    ):
+        assert name in seen, name
+
+
 @pytest.mark.parametrize("columns", ["80", "200"])
 def test_list_wraps_and_never_cuts_in_a_piped_log(columns: str) -> None:
     done = golive("list", env={"COLUMNS": columns})

@@ -257,18 +257,21 @@ def test_approval_workflow_from_conditional_to_go(tmp_path: Path, listener: int)
     )
     assert code == 0 and "(GO)" in err
     page = html_file.read_text(encoding="utf-8")
-    assert (
-        "Signed by <strong>Bob</strong>" in page
-        and "Signed by <strong>Alice Approver</strong>" in page
-    )
+    # no keys are configured: the names count, but every report says they prove nothing
+    assert "<strong>Bob</strong> on" in page and "<strong>Alice Approver</strong> on" in page
+    assert "Signed by" not in page and page.count('class="unverified-badge">unverified<') == 7
     assert "Awaiting sign-off" not in page
 
     code, out, _ = invoke("approvals", "verify", "-c", str(cfg))
-    assert code == 0 and out.startswith(f"{ledger}: 7 entries, hash chain intact, head sha256:")
+    assert code == 0 and out.startswith(
+        f"{ledger}: 7 entries, hash chain intact, signatures not checked "
+        "(no approvals.allowed_signers), head sha256:"
+    )
     head = out.rsplit(" ", 1)[1].strip()
     assert invoke("approvals", "verify", "--ledger", str(ledger), "--expect-head", head)[0] == 0
     code, out, _ = invoke("approvals", "list", "-c", str(cfg), "--run", str(run_file))
     assert code == 0 and len(out.splitlines()) == 7 and "rollback" in out and "Bob" in out
+    assert out.count(" UNVERIFIED ") == 7
 
     # an edited entry: verify fails, and no report is rendered from a broken ledger
     text = ledger.read_text(encoding="utf-8").replace('"by": "Bob"', '"by": "Mallory"')
@@ -279,3 +282,129 @@ def test_approval_workflow_from_conditional_to_go(tmp_path: Path, listener: int)
     assert f"golive: approval ledger {ledger} FAILED verification (6 entries intact" in err
     code, _, err = invoke("report", str(run_file), "-c", str(cfg), "-o", str(html_file))
     assert code == 1 and "failed verification" in err and "golive approvals verify" in err
+
+
+def test_signed_approvals_end_to_end_with_keys_and_an_env_file(
+    tmp_path: Path, listener: int
+) -> None:
+    """The two-person rule on the security gate, with real ed25519 and RSA keys, a config that
+    needs ${VAR:?} from an env file for every command, and a forger who recomputes hashes."""
+    from golive.approvals import entry_hash
+    from tests.golive.sshkeys import Keys
+
+    keys = Keys(tmp_path / "keys")
+    alice = keys.make("alice@example.com", "ed25519")
+    bob = keys.make("bob@example.com", "rsa")
+    carol = keys.make("carol@example.com", "ed25519")
+    mallory = keys.make("mallory@example.com", "ed25519")
+    allowed = keys.allowed(alice, bob, carol)
+    cfg = write_config(tmp_path, listener)
+    data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+    data["approvals"] = {
+        "ledger": "approvals/ledger.jsonl",
+        "allowed_signers": "${ALLOWED_SIGNERS:?set ALLOWED_SIGNERS in lab.env}",
+        "gates": {
+            "security": {"signers": [alice.principal, bob.principal], "min": 2},
+            "operations": {"signers": [carol.principal]},
+        },
+    }
+    cfg.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    env_file = tmp_path / "lab.env"
+    env_file.write_text(f"ALLOWED_SIGNERS={allowed}\n", encoding="utf-8")
+    opts = ["-c", str(cfg), "--env-file", str(env_file)]
+    run_file = tmp_path / "run.json"
+    ledger = tmp_path / "approvals" / "ledger.jsonl"
+
+    code, _, err = invoke("approve", "--gate", "security", "--run", str(run_file), "-c", str(cfg))
+    assert code == 2 and "ALLOWED_SIGNERS" in err and "set ALLOWED_SIGNERS in lab.env" in err
+    for command in (["list"], ["explain", "port"], ["validate"]):
+        code, _, err = invoke(*command, *opts)
+        assert code == 0, (command, err)
+
+    code, _, err = invoke("run", *opts, "-q", "-o", f"json:{run_file}")
+    assert code == 0, err
+    run = load(str(run_file))
+    assert run.digest.startswith("sha256:")
+    assert run.decision.verdict.value == "CONDITIONAL"
+    assert any("Security clearance (2 more of 2 signers)" in r for r in run.decision.reasons)
+
+    def approve(gate: str, *extra: str) -> tuple[int, str, str]:
+        return invoke("approve", "--gate", gate, "--run", str(run_file), *opts, *extra)
+
+    code, out, err = approve("security", "--key", str(alice.path), "--note", "pen test read")
+    assert code == 0, err
+    assert out.startswith(
+        f"signed Security clearance (security) of run {run.run_id} as alice@example.com "
+        f"with an SSH signature: ledger entry 1 in {ledger}"
+    )
+    # refusals: exit 2 and a message that says what to do
+    code, _, err = approve("security", "--key", str(alice.path))
+    assert code == 2 and "alice@example.com already signed gate 'security'" in err
+    code, _, err = approve("security", "--key", str(carol.path))
+    assert code == 2 and err.startswith(
+        "golive: carol@example.com may not sign gate 'security': "
+        "approvals.gates.security.signers lists alice@example.com, bob@example.com"
+    )
+    code, _, err = approve("security", "--key", str(mallory.path))
+    assert code == 2 and "is not in the allowed signers" in err
+    code, _, err = approve("security", "--by", "Bob")
+    assert code == 2 and "sign-offs must be signed" in err and "--key PATH" in err
+    doctored = tmp_path / "doctored.json"
+    doctored.write_text(
+        run_file.read_text(encoding="utf-8").replace('"status": "PASS"', '"status": "WARN"', 1),
+        encoding="utf-8",
+    )
+    code, _, err = invoke(
+        "approve", "--gate", "security", "--run", str(doctored), "--key", str(bob.path), *opts
+    )
+    assert code == 2 and "the run file was changed; sign an unaltered run" in err
+
+    html_file = tmp_path / "report.html"
+    code, _, err = invoke("report", str(run_file), *opts, "-o", str(html_file))
+    assert code == 0, err
+    page = html_file.read_text(encoding="utf-8")
+    assert "Signed by <strong>alice@example.com</strong>" in page
+    assert "Awaiting sign-off: 1 more verified signature needed" in page
+
+    assert approve("security", "--key", str(bob.path))[0] == 0
+    code, out, err = approve("operations", "--key", str(carol.path))
+    assert code == 0, err
+    code, _, err = invoke(
+        "report", str(run_file), *opts, "-f", "json", "-o", str(tmp_path / "r.json")
+    )
+    assert code == 0, err
+    signed = load(str(tmp_path / "r.json"))
+    security = next(g for g in signed.gates if g.id == "security")
+    assert (list(security.verified_signers), security.needed) == (
+        [alice.principal, bob.principal],
+        0,
+    )
+    assert signed.decision.verdict.value == "GO"
+    code, out, _ = invoke("approvals", "verify", *opts)
+    assert code == 0 and f"{ledger}: 3 entries, hash chain intact, 3 signatures verified" in out
+    code, out, _ = invoke("approvals", "list", *opts, "--run", str(run_file))
+    assert code == 0 and out.count(" verified   ") == 3
+
+    # a careful forger turns Bob's sign-off into one for another gate and recomputes every
+    # hash and the head: the chain passes, the signature does not
+    records = [json.loads(line) for line in ledger.read_text(encoding="utf-8").splitlines()]
+    records[1]["note"] = "approved without conditions"
+    prev = records[0]["hash"]
+    for r in records[1:]:
+        r["prev"] = prev
+        r["hash"] = prev = entry_hash(r)
+    ledger.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    (tmp_path / "approvals" / "ledger.jsonl.head").write_text(
+        json.dumps({"seq": 3, "hash": prev}) + "\n", encoding="utf-8"
+    )
+    code, out, err = invoke("approvals", "verify", *opts)
+    assert code == 1
+    assert err.startswith(
+        f"golive: {ledger}:2: entry 2 (gate 'security' by 'bob@example.com'): bob@example.com's "
+        "signature does not verify: the entry was changed after it was signed"
+    )
+    code, _, err = invoke("report", str(run_file), *opts, "--exit-code", "-o", str(html_file))
+    assert code == 0 and "(CONDITIONAL)" in err  # Bob's signature no longer counts
+    page = html_file.read_text(encoding="utf-8")
+    assert "Awaiting sign-off: 1 more verified signature needed" in page
+    assert "the entry was changed after it was signed" in page

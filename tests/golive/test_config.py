@@ -344,3 +344,70 @@ def test_default_checklist_is_valid_and_complete() -> None:
     listed = {p.id for p in planned}
     missing = sorted(set(registry.checks) - listed)
     assert missing == [], f"registered checks missing from golive.yaml: {missing}"
+
+
+def test_approvals_block_loads_signers_and_resolves_the_allowed_signers_file(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "ops").mkdir()
+    (tmp_path / "ops" / "allowed_signers").write_text("", encoding="utf-8")
+    path = write(
+        tmp_path,
+        "golive.yaml",
+        "version: 1\n"
+        "approvals:\n"
+        "  allowed_signers: ops/allowed_signers\n"
+        "  gates:\n"
+        "    security: {signers: [alice@example.com, bob@example.com], min: 2}\n"
+        "    rollback: {}\n",
+    )
+    cfg = load_config([path], env={})
+    assert cfg.approvals.allowed_signers == str(tmp_path / "ops" / "allowed_signers")
+    assert cfg.approvals.gates["security"].signers == ["alice@example.com", "bob@example.com"]
+    assert cfg.approvals.gates["security"].min == 2
+    assert cfg.approvals.gates["rollback"].min == 1
+
+
+def test_a_bad_approvals_block_is_reported_with_file_line_and_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "golive.yaml",
+        "version: 1\n"
+        "approvals:\n"
+        "  allowed_signers: keys/allowed_signers\n"
+        "  gates:\n"
+        "    securty: {signers: [alice]}\n"
+        "    backup: {min: 0}\n"
+        "    rollback: {signers: [alice], min: 2}\n",
+    )
+    assert problems([path]) == [
+        f"{path}:3:3: approvals.allowed_signers: allowed-signers file "
+        f"{tmp_path / 'keys' / 'allowed_signers'} does not exist",
+        f"{path}:6:14: approvals.gates.backup.min: Input should be greater than or equal to 1",
+    ]
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "allowed_signers").write_text("", encoding="utf-8")
+    path = write(
+        tmp_path,
+        "golive.yaml",
+        "version: 1\n"
+        "approvals:\n"
+        "  allowed_signers: keys/allowed_signers\n"
+        "  gates:\n"
+        "    securty: {signers: [alice]}\n"
+        "    rollback: {signers: [alice], min: 2}\n",
+    )
+    assert problems([path]) == [
+        f"{path}:5:5: approvals.gates.securty: unknown gate 'securty'; the gates are "
+        "technical, security, infrastructure, monitoring, backup, operations, rollback "
+        "(did you mean 'security'?)",
+        f"{path}:6:34: approvals.gates.rollback.min: min 2 can never be met: "
+        "only 1 signer is listed",
+    ]
+    path = write(
+        tmp_path, "golive.yaml", "version: 1\napprovals:\n  gates:\n    security: {min: 2}\n"
+    )
+    assert problems([path]) == [
+        f"{path}:3:3: approvals.gates: per-gate signers need approvals.allowed_signers "
+        "(an OpenSSH allowed-signers file): without keys, anyone can type any name"
+    ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from golive.decision import DEFAULT_GATES, decide, gate_results
+from golive.decision import DEFAULT_GATES, SignoffPolicy, decide, gate_results
 from golive.models import (
     CheckResult,
     Finding,
@@ -155,9 +155,11 @@ def make_run(
     environment: str = "production",
     sections: dict[str, str] | None = None,
     started_at: str = "2026-05-04T10:00:00+00:00",
+    policy: SignoffPolicy | None = None,
 ) -> Run:
     """A run whose gates and decision come from golive.decision."""
-    gates = gate_results(results, DEFAULT_GATES, signoffs, require_signoff=require_signoff)
+    policy = policy or SignoffPolicy(require_signoff=require_signoff)
+    gates = gate_results(results, DEFAULT_GATES, signoffs, policy=policy)
     decision = decide(results, Severity.HIGH, gates=gates)
     return Run(
         run_id=run_id,
@@ -178,7 +180,8 @@ def make_run(
             "strict": False,
             "allow_writes": False,
             "selection": {"sections": [], "checks": [], "tags": [], "exclude": []},
-            "require_signoff": require_signoff,
+            "require_signoff": policy.require_signoff,
+            "approvals": policy.settings(),
         },
         results=list(results),
         decision=decision,
@@ -187,12 +190,30 @@ def make_run(
     )
 
 
+SAM_KEY = "SHA256:QfZ0wIEr1B0lqHkN8A3Nn2v9pQm5e0xLr7tY4uWkS6c"
+UNSIGNED = "not signed: a name typed with --by proves nothing"
+
+
 def sample_run(**kw: object) -> Run:
-    """A realistic NO-GO run with a sign-off on the security gate."""
+    """A realistic NO-GO run: a verified sign-off on the monitoring gate, an unverified one on
+    the security gate, which needs two verified signers."""
     signoffs = [
-        SignOff("monitoring", "Sam Approver", "2026-05-04T11:00:00+00:00", "Dashboards reviewed")
+        SignOff(
+            "monitoring",
+            "Sam Approver",
+            "2026-05-04T11:00:00+00:00",
+            "Dashboards reviewed",
+            verified=True,
+            key=SAM_KEY,
+        ),
+        SignOff("security", "Lee Reviewer", "2026-05-04T11:05:00+00:00", problem=UNSIGNED),
     ]
-    return make_run(sample_results(), signoffs=signoffs, **kw)  # type: ignore[arg-type]
+    policy = SignoffPolicy(
+        require_signoff=bool(kw.pop("require_signoff", False)),
+        signed=True,
+        minimum={"security": 2},
+    )
+    return make_run(sample_results(), signoffs=signoffs, policy=policy, **kw)  # type: ignore[arg-type]
 
 
 SCRIPT = "<script>document.documentElement.setAttribute('data-pwned','script')</script>"

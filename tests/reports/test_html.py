@@ -16,6 +16,7 @@ from golive.reports.html import MAX_ROWS, build_view, render
 from golive.models import Run, Severity, SignOff, Status
 from tests.reports import browser
 from tests.reports.runs import (
+    UNSIGNED,
     HOSTILE,
     IMG,
     SCRIPT,
@@ -149,6 +150,17 @@ def test_decision_blocking_checks_gates_and_every_result_are_on_the_page() -> No
     for title in GATE_TITLES:
         assert title in text
     assert "Signed by Sam Approver on 2026-05-04 11:00:00 UTC “Dashboards reviewed”" in text
+    assert "SSH signature verified, key SHA256:QfZ0wIEr1B0lqHkN8A3Nn2v9pQm5e0xLr7tY4uWkS6c" in text
+    security = text[text.index("Security clearance security") : text.index("Infrastructure ready")]
+    assert (
+        "Lee Reviewer on 2026-05-04 11:05:00 UTC unverified "
+        "not signed: a name typed with --by proves nothing" in security
+    )
+    assert (
+        "Awaiting sign-off: 2 more verified signatures needed "
+        "(2 distinct verified signers required)" in security
+    )
+    assert "Signed by Lee" not in text
     assert [a["id"] for a in dom.articles] == [f"check-{r.id}" for r in run.results]
     assert {a["id"]: a["data-status"] for a in dom.articles} == {
         f"check-{r.id}": r.status.value for r in run.results
@@ -506,20 +518,62 @@ def test_hostile_evidence_executes_nothing_in_chromium(tmp_path: Path) -> None:
     assert "{{ 7*7 }}" in text
 
 
-def test_signoffs_are_listed_with_who_and_when() -> None:
+def test_unsigned_signoffs_count_without_keys_but_are_shown_unverified() -> None:
     run = make_run(
         sample_results(),
         require_signoff=True,
         signoffs=[
             SignOff("security", "Alice", "2026-05-04T12:00:00+00:00", "pen test report reviewed"),
-            SignOff("security", "Bob", "2026-05-04T12:30:00+00:00"),
+            SignOff("security", "Bob", "2026-05-04T12:30:00+00:00", problem=UNSIGNED),
         ],
     )
     text = Dom(render(run)).all_text
     row = text[text.index("Security clearance security") : text.index("Infrastructure ready")]
-    assert "Signed by Alice on 2026-05-04 12:00:00 UTC “pen test report reviewed”" in row
-    assert "Signed by Bob on 2026-05-04 12:30:00 UTC" in row
-    assert text.count("Awaiting sign-off") == 6
+    assert (
+        "Alice on 2026-05-04 12:00:00 UTC unverified no signature “pen test report reviewed”" in row
+    )
+    assert f"Bob on 2026-05-04 12:30:00 UTC unverified {UNSIGNED}" in row
+    assert "Sign-off complete (1 distinct signer required)" in row
+    assert "Signed by" not in text
+    assert text.count("Awaiting sign-off: 1 more signature needed") == 6
+    assert "golive approve --gate GATE --by NAME --run RUN.json" in text
+
+
+def test_verified_signers_and_the_signatures_still_needed_per_gate() -> None:
+    from golive.decision import SignoffPolicy
+
+    alice = SignOff(
+        "security",
+        "alice@example.com",
+        "2026-05-04T12:00:00+00:00",
+        verified=True,
+        key="SHA256:" + "A" * 43,
+    )
+    mallory = SignOff(
+        "security",
+        "mallory",
+        "2026-05-04T12:10:00+00:00",
+        key="SHA256:" + "M" * 43,
+        problem="signed by ED25519 key SHA256:MMM, "
+        "which the allowed signers do not list (an unknown key, or a revoked signer)",
+    )
+    policy = SignoffPolicy(signed=True, minimum={"security": 2})
+    run = make_run(sample_results(), signoffs=[alice, mallory], policy=policy)
+    text = Dom(render(run)).all_text
+    row = text[text.index("Security clearance security") : text.index("Infrastructure ready")]
+    assert "Signed by alice@example.com on 2026-05-04 12:00:00 UTC SSH signature verified" in row
+    assert "mallory on 2026-05-04 12:10:00 UTC unverified signed by ED25519 key" in row
+    assert (
+        "Awaiting sign-off: 1 more verified signature needed "
+        "(2 distinct verified signers required; verified: alice@example.com)" in row
+    )
+    assert "only SSH signatures by keys in the allowed signers count" in text
+    assert "golive approve --gate GATE --key ~/.ssh/id_ed25519 --run RUN.json" in text
+    # a gate that requires nothing and has nothing says so
+    infra = text[
+        text.index("Infrastructure ready infrastructure") : text.index("Monitoring active")
+    ]
+    assert "none recorded (not required)" in infra
 
 
 def test_a_thousand_results_stay_under_two_megabytes() -> None:

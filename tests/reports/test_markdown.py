@@ -43,7 +43,7 @@ def test_decision_reasons_counts_and_blocking_checks() -> None:
     )
 
 
-def test_gates_with_signoffs_and_awaiting() -> None:
+def test_gates_show_verified_signers_unverified_entries_and_what_is_still_needed() -> None:
     text = render(sample_run(require_signoff=True))
     gates = table_rows(text, "### Approval gates")
     assert len(gates) == 7
@@ -51,8 +51,18 @@ def test_gates_with_signoffs_and_awaiting() -> None:
         "Monitoring active",
         "⏭️ SKIP",
         "✔ Sam Approver (2026-05-04 11:00 UTC): Dashboards reviewed",
+        "—",
+        "none: complete (1 required)",
     ]
-    assert gates[0][2] == "**awaiting sign-off**"
+    assert gates[1] == [
+        "Security clearance",
+        "❌ FAIL",
+        "—",
+        "Lee Reviewer (2026-05-04 11:05 UTC): not signed: a name typed with --by proves nothing",
+        "**awaiting sign-off: 2 more of 2**",
+    ]
+    assert gates[0][2:] == ["—", "—", "**awaiting sign-off: 1 more of 1**"]
+    assert table_rows(render(sample_run()), "### Approval gates")[2][4] == "— (not required)"
 
 
 def test_every_result_is_listed_by_section_inside_details() -> None:

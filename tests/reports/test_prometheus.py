@@ -83,7 +83,9 @@ def test_check_status_decision_and_run_metrics() -> None:
     assert s["golive_run_interrupted"] == 0
     assert s['golive_checks{status="FAIL"}'] == 2 and s['golive_checks{status="PASS"}'] == 3
     assert s['golive_gate_signed_off{gate="monitoring"}'] == 1
-    assert s['golive_gate_signed_off{gate="security"}'] == 0
+    assert s['golive_gate_signed_off{gate="security"}'] == 0  # only an unverified name
+    assert s['golive_gate_verified_signers{gate="monitoring"}'] == 1
+    assert s['golive_gate_signatures_needed{gate="security"}'] == 2
     assert s['golive_gate_status{gate="security"}'] == 5
     assert (
         'golive_run_info{run_id="20260504T100000-abc123",project="ordinaut",environment="production",'

@@ -1,0 +1,185 @@
+"""Fixtures for the tests against the real Ordinaut 2.2.2 (``demo.upstream``).
+
+``upstream`` (session) starts Ordinaut once on 127.0.0.1 with real servers; it is stopped
+at the end. Set ``GOLIVE_TEST_UPSTREAM_DIR`` to the state dir of one started with
+``python -m demo.upstream up --state-dir DIR`` to reuse it (it is then left running).
+Without the release tree or a service binary the tests skip on a laptop and fail under
+``CI=true``, as does an Ordinaut that cannot start.
+
+``readonly_run`` and ``writes_run`` run the whole checklist once each (read-only first,
+then with ``--allow-writes``) and are shared by every assertion: with the state of the
+target captured before and after each run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from demo.upstream import UpstreamStack
+
+REPO = Path(__file__).resolve().parents[2]
+# tables that Ordinaut's own processes write on their own while nobody calls them
+BACKGROUND_TABLES = {"worker_heartbeat"}
+
+
+def _missing(what: str) -> None:
+    reason = f"not available: {what}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: Ordinaut must start)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[UpstreamStack]:
+    """A running Ordinaut 2.2.2."""
+    from demo import upstream as launcher
+    from demo.stack.lifecycle import missing_required
+
+    reuse = os.environ.get("GOLIVE_TEST_UPSTREAM_DIR")
+    if reuse:
+        existing = UpstreamStack.load(Path(reuse))
+        if existing is not None and launcher.is_up(existing):
+            yield existing
+            return
+    missing = missing_required()
+    if missing:
+        _missing(", ".join(missing))
+    if launcher.find_source() is None:
+        _missing("Ordinaut's release tree (shared/upstream/ordinaut-2.2.2)")
+    state_dir = Path(tempfile.mkdtemp(prefix="golive-upstream-"))
+    try:
+        started = launcher.start(state_dir)
+    except launcher.ServiceFailed as exc:
+        pytest.fail(f"{exc}\n--- log tail ---\n{exc.tail}", pytrace=False)
+    try:
+        yield started
+    finally:
+        launcher.stop(started, purge=True)
+
+
+def _table_counters(dsn: str) -> dict[str, tuple[int, int, int]]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables"
+        ).fetchall()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows if r[0] not in BACKGROUND_TABLES}
+
+
+def alertmanager_get(url: str, path: str) -> list[dict[str, Any]]:
+    """GET a list from Alertmanager's v2 API."""
+    with urllib.request.urlopen(url + path, timeout=10) as resp:
+        data: list[dict[str, Any]] = json.load(resp)
+    return data
+
+
+@dataclass
+class Snapshot:
+    """What golive could change: table counters, Alertmanager's alerts and silences."""
+
+    tables: dict[str, tuple[int, int, int]]
+    alerts: list[tuple[str, str]]  # (fingerprint, endsAt) of alerts not from Prometheus's rules
+    silences: list[dict[str, Any]]
+    audit_rows: int
+
+
+def snapshot(stack: UpstreamStack) -> Snapshot:
+    """The state of ``stack`` that a read-only run must leave as it is."""
+    alerts = [
+        (a["fingerprint"], a["endsAt"])
+        for a in alertmanager_get(stack.alertmanager_url, "/api/v2/alerts")
+        if "/graph?g0.expr=" not in str(a.get("generatorURL", ""))  # Prometheus's rules
+    ]
+    with psycopg.connect(stack.database_dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM audit_log").fetchone()
+    return Snapshot(
+        tables=_table_counters(stack.admin_dsn.rsplit("/", 1)[0] + "/orchestrator"),
+        alerts=sorted(alerts),
+        silences=sorted(
+            alertmanager_get(stack.alertmanager_url, "/api/v2/silences"), key=lambda s: s["id"]
+        ),
+        audit_rows=int(row[0]) if row else 0,
+    )
+
+
+@dataclass
+class GoliveRun:
+    """One golive run against Ordinaut: its report and the target's state around it."""
+
+    report: dict[str, Any]
+    before: Snapshot
+    after: Snapshot
+    returncode: int
+    output: str
+    html: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def result(self, check_id: str) -> dict[str, Any]:
+        """The result of one check."""
+        return next(r for r in self.report["results"] if r["id"] == check_id)
+
+
+def run_golive(stack: UpstreamStack, tmp: Path, *flags: str) -> GoliveRun:
+    """Run the whole checklist with demo/upstream.yaml against ``stack``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOLIVE_", "DOCKER_"))}
+    env.update(stack.env())
+    before = snapshot(stack)
+    out_json, out_html = tmp / "run.json", tmp / "run.html"
+    argv = [sys.executable, "-m", "golive", "run", "-c", "golive.yaml", "-c", "demo/upstream.yaml"]
+    proc = subprocess.run(
+        [*argv, *flags, "-o", f"json:{out_json}", "-o", f"html:{out_html}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out_json.is_file(), f"golive wrote no report (exit {proc.returncode}):\n{proc.stderr}"
+    after = settled_snapshot(stack, before)
+    return GoliveRun(
+        report=json.loads(out_json.read_text()),
+        before=before,
+        after=after,
+        returncode=proc.returncode,
+        output=proc.stdout + proc.stderr,
+        html=out_html.read_text(),
+    )
+
+
+def settled_snapshot(stack: UpstreamStack, before: Snapshot, quiet: float = 11.0) -> Snapshot:
+    """The state after a run, once PostgreSQL has flushed the statistics of the sessions
+    that are still open: a backend reports its counters when it goes idle, at the latest
+    10 s later (PostgreSQL 15's PGSTAT_IDLE_INTERVAL). Returns as soon as anything differs
+    from ``before``, else after ``quiet`` seconds without a difference."""
+    deadline = time.monotonic() + quiet
+    while True:
+        now = snapshot(stack)
+        if now != before or time.monotonic() > deadline:
+            return now
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def readonly_run(upstream: UpstreamStack, tmp_path_factory: pytest.TempPathFactory) -> GoliveRun:
+    """The whole checklist, read-only."""
+    return run_golive(upstream, tmp_path_factory.mktemp("readonly"))
+
+
+@pytest.fixture(scope="session")
+def writes_run(
+    upstream: UpstreamStack, readonly_run: GoliveRun, tmp_path_factory: pytest.TempPathFactory
+) -> GoliveRun:
+    """The whole checklist with ``--allow-writes`` (after the read-only run)."""
+    return run_golive(upstream, tmp_path_factory.mktemp("writes"), "--allow-writes")
