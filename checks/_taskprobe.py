@@ -568,8 +568,9 @@ def _throughput_outcome(
             if probe.verdict == "never_ran"
             else f"before the check's {ctx.timeout:g}s timeout"
         )
+        answered_error = f" ({stored_anyway} answered with an error)" if stored_anyway else ""
         problems.append(
-            f"the API accepted {accepted} tasks but none started {waited}: "
+            f"{accepted} probe tasks are stored{answered_error} but none started {waited}: "
             "the scheduler or the workers are not running tasks"
         )
     elif probe.verdict == "timeout":

@@ -58,6 +58,7 @@ async def guard_and_count(
     """Enforce MAX_REQUEST_SIZE and the rate limit, then count the request."""
     state: AppState = request.app.state.core
     response: Response | None = None
+    limit_headers: dict[str, str] = {}
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > state.settings.max_request_size:
         response = JSONResponse({"detail": "request body too large"}, status_code=413)
@@ -76,9 +77,6 @@ async def guard_and_count(
                 status_code=429,
                 headers={"Retry-After": str(verdict.retry_after), **limit_headers},
             )
-        else:
-            response = await call_next(request)
-            response.headers.update(limit_headers)
     if response is None:
         try:
             response = await call_next(request)
@@ -86,6 +84,7 @@ async def guard_and_count(
             # an unhandled error becomes a 500 outside this middleware: count it as one
             metrics.HTTP_REQUESTS.labels(request.method, _route_template(request), "500").inc()
             raise
+        response.headers.update(limit_headers)
     metrics.HTTP_REQUESTS.labels(
         request.method, _route_template(request), str(response.status_code)
     ).inc()

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 AUDIT_QUERY = (
     "SELECT id::text AS id, action, subject_id::text AS subject_id, at"
-    " FROM audit_log WHERE actor_agent_id::text = %s AND at >= %s ORDER BY id LIMIT 200"
+    " FROM audit_log WHERE actor_agent_id::text = %s AND at >= %s ORDER BY audit_log.id LIMIT 200"
 )
 
 

@@ -319,7 +319,7 @@ def test_throughput_concludes_early_when_nothing_runs(clean_api: Stack) -> None:
         r = _throughput(clean_api, tasks=5, due_in=1, grace=2)
     assert r.status is Status.FAIL
     # the grace reason, not the deadline's: it concluded without waiting for its deadline
-    assert "the API accepted 5 tasks but none started within 2s of their due time" in r.summary
+    assert "5 probe tasks are stored but none started within 2s of their due time" in r.summary
     assert r.evidence["tasks"]["started"] == 0
     assert r.evidence["cleanup"]["deleted"] == 5
     assert _probe_tasks(clean_api) == []

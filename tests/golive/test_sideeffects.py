@@ -7,15 +7,20 @@ import asyncio
 import dataclasses
 import json
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
+import pytest
 from golive.reports.html import render as render_html
 from golive.reports.json import from_dict
 from golive.reports.json import render as render_json
 
 from golive.models import SideEffect, Status
 from golive.redact import Redactor
-from golive.sideeffects import collect, from_results
+from golive.sideeffects import AUDIT_QUERY, collect, from_results
 from tests.reports.runs import SCRIPT, result, sample_run
+
+if TYPE_CHECKING:
+    from demo.stack import Stack
 
 
 def _with_effects() -> list:  # type: ignore[type-arg]
@@ -76,3 +81,28 @@ def test_console_banner_counts_side_effects() -> None:
     run = dataclasses.replace(sample_run(), side_effects=tuple(from_results(_with_effects())))
     assert "Side effects: 1 record(s)" in render_console(run)
     assert "Side effects" not in render_console(sample_run())
+
+
+@pytest.mark.integration
+def test_audit_rows_come_in_numeric_id_order(stack: Stack) -> None:
+    """The query orders by the bigserial id, not by its text form ('10' before '9')."""
+    import psycopg
+
+    marker = f"golive-test-order-{datetime.now(timezone.utc).timestamp()}"
+    with psycopg.connect(stack.database_dsn, autocommit=True) as conn:
+        agent = conn.execute("SELECT id FROM agent WHERE name = 'system'").fetchone()
+        assert agent is not None
+        started = conn.execute("SELECT now()").fetchone()
+        assert started is not None
+        try:
+            for _ in range(12):
+                conn.execute(
+                    "INSERT INTO audit_log (actor_agent_id, action, details) VALUES (%s, %s, '{}')",
+                    (agent[0], marker),
+                )
+            rows = conn.execute(AUDIT_QUERY, (str(agent[0]), started[0])).fetchall()
+        finally:
+            conn.execute("DELETE FROM audit_log WHERE action = %s", (marker,))
+    ids = [int(r[0]) for r in rows if r[1] == marker]
+    assert len(ids) == 12
+    assert ids == sorted(ids)

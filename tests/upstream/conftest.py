@@ -135,7 +135,7 @@ def run_golive(stack: UpstreamStack, tmp: Path, *flags: str) -> GoliveRun:
     """Run the whole checklist with demo/upstream.yaml against ``stack``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GOLIVE_", "DOCKER_"))}
     env.update(stack.env())
-    before = snapshot(stack)
+    before = quiet_snapshot(stack)
     out_json, out_html = tmp / "run.json", tmp / "run.html"
     argv = [sys.executable, "-m", "golive", "run", "-c", "golive.yaml", "-c", "demo/upstream.yaml"]
     proc = subprocess.run(
@@ -156,6 +156,21 @@ def run_golive(stack: UpstreamStack, tmp: Path, *flags: str) -> GoliveRun:
         output=proc.stdout + proc.stderr,
         html=out_html.read_text(),
     )
+
+
+def quiet_snapshot(stack: UpstreamStack, quiet: float = 11.0, limit: float = 60.0) -> Snapshot:
+    """The state before a run, once the statistics of earlier writes (by earlier tests or
+    Ordinaut's own sessions) have landed: unchanged for ``quiet`` seconds, PostgreSQL 15's
+    PGSTAT_IDLE_INTERVAL plus a margin, or whatever it is after ``limit`` seconds."""
+    start = since = time.monotonic()
+    last = snapshot(stack)
+    while True:
+        time.sleep(0.5)
+        now = snapshot(stack)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet or time.monotonic() - start > limit:
+            return now
 
 
 def settled_snapshot(stack: UpstreamStack, before: Snapshot, quiet: float = 11.0) -> Snapshot:
