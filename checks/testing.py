@@ -246,6 +246,7 @@ async def suites(
     env: dict[str, str] = {},  # noqa: B006
     coverage: list[str] = [],  # noqa: B006
     min_coverage: float | None = None,
+    parallel: int = 1,
 ) -> Outcome:
     """Runs each configured pytest suite of the target project (paths relative to the
     project root, run from it) with its own timeout (`suite_timeout`, or `timeouts` per
@@ -256,9 +257,13 @@ async def suites(
     never as 0 %), ran no test, or timed out. `python` is the interpreter (default: the
     project's .venv/venv, else golive's own). With `coverage: [package, ...]` the suites run
     under coverage.py and the total is reported (FAIL below `min_coverage`; WARN when
-    coverage.py is not installed for that interpreter). Evidence lists every failing test id."""
+    coverage.py is not installed for that interpreter). `parallel` suites run at the same time
+    (default 1: one after the other; more only for suites that share no state, e.g. no
+    database they both write). Evidence lists every failing test id."""
     from golive import subproc
 
+    if parallel < 1:
+        return Outcome.error(f"parallel must be at least 1 (got {parallel})")
     root = ctx.project.root
     py = _interpreter(root, python)
     ctx.record("interpreter", py)
@@ -283,18 +288,29 @@ async def suites(
                 head += [f"--source={','.join(coverage)}"]
             else:
                 notes.append(f"coverage.py is not installed for {py}, coverage not measured")
-        for i, suite in enumerate(suites):
-            ctx.progress(i, len(suites), suite)
-            remaining = deadline - loop.time()
-            if remaining <= 1:
-                res = SuiteResult(
-                    suite, "timed out", reason="the check's own timeout was used up before it ran"
-                )
-            else:
-                limit = min(timeouts.get(suite, suite_timeout), remaining)
-                res = await _run_suite(head, suite, root, workdir, i, limit, list(args), run_env)
-            results.append(res)
-            ctx.record("suites", [r.row() for r in results])
+        slots = asyncio.Semaphore(parallel)
+        finished: dict[int, SuiteResult] = {}
+
+        async def one(i: int, suite: str) -> None:
+            async with slots:
+                remaining = deadline - loop.time()
+                if remaining <= 1:
+                    res = SuiteResult(
+                        suite,
+                        "timed out",
+                        reason="the check's own timeout was used up before it ran",
+                    )
+                else:
+                    ctx.progress(len(finished), len(suites), suite)
+                    limit = min(timeouts.get(suite, suite_timeout), remaining)
+                    res = await _run_suite(
+                        head, suite, root, workdir, i, limit, list(args), run_env
+                    )
+            finished[i] = res
+            ctx.record("suites", [finished[k].row() for k in sorted(finished)])
+
+        await asyncio.gather(*(one(i, suite) for i, suite in enumerate(suites)))
+        results.extend(finished[i] for i in range(len(suites)))
         ctx.progress(len(suites), len(suites), "done")
         cov: float | str | None = None
         if coverage and len(head) > 1:
