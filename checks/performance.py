@@ -286,7 +286,8 @@ async def task_throughput(
     of them started. A create answered with 500 that still stored the task counts as
     accepted (the database decides); a 307 from `/tasks` is followed; a 429 is retried
     after its Retry-After. Afterwards it deletes (else cancels) every task carrying the
-    marker and reports any it could not remove. Tasks are created as
+    marker and reports any it could not remove; canceled tasks of an API that documents
+    no DELETE are then deleted in SQL, with their runs and queued work. Tasks are created as
     `targets.api.agent_id`, else as the agent named `agent`.
 
     The request comes from the API's OpenAPI document (`targets.api.openapi_path`): the
