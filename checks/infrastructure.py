@@ -363,6 +363,7 @@ async def compose(ctx: Context, exempt: list[str] = []) -> Outcome:  # noqa: B00
     id="infrastructure.tls",
     title="TLS certificate is valid, trusted and not about to expire",
     severity=Severity.HIGH,
+    needs=("host",),
     tags=("infrastructure", "security"),
     remediation=(
         "Renew the certificate (and install its full chain) before it expires; make sure it "
@@ -387,18 +388,22 @@ async def tls(
     the system trust store), or when it is not valid for `hostname` (default for an
     endpoint: its host); WARN under `warn_days`. When no endpoint is set and the
     certificate file does not exist, the check is SKIP (TLS not terminated on this host),
-    or FAIL with `required: true`."""
+    or FAIL with `required: true`. Runs on every host of `targets.hosts`: `cert_file` and
+    `ca_file` are read on the host (relative paths start at its project root); without
+    `ca_file` the chain is verified against the trust store of the machine golive runs
+    on. An `endpoint` is reached from the machine golive runs on."""
     from golive import tlsinfo
 
-    cert = str(_resolve(ctx, cert_file)) if cert_file and not endpoint else None
+    cert = _host_path(ctx, cert_file) if cert_file and not endpoint else None
     if not endpoint:
         if cert is None:
             return Outcome.skip("Neither endpoint nor cert_file is configured")
-        if not await asyncio.to_thread(os.path.exists, cert) and not required:
+        if await ctx.host.stat(cert) is None and not required:
             return Outcome.skip(
                 f"No certificate at {cert} (set endpoint or cert_file, or required: true to fail)"
             )
-    ca = str(_resolve(ctx, ca_file)) if ca_file else None
+    ca = _host_path(ctx, ca_file) if ca_file else None
+    read = None if ctx.host.is_local else ctx.host.read_bytes
     return await tlsinfo.evaluate(
         cert_file=cert,
         endpoint=endpoint,
@@ -409,6 +414,7 @@ async def tls(
         verify_chain=verify_chain,
         verify_hostname=verify_hostname,
         timeout=min(10.0, ctx.timeout),
+        read=read,
     )
 
 
