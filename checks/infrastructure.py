@@ -19,11 +19,10 @@ from ._infrastructure import (
     GB,
     _can_write,
     _compose_cli,
+    _host_accounts,
     _host_path,
     _hostport,
-    _resolve,
     _sentence,
-    _space,
     _space_row,
     _strings,
     _target_ports,
@@ -422,6 +421,7 @@ async def tls(
     id="infrastructure.backup_storage",
     title="Backup directory exists, is writable by the backup user and has free space",
     severity=Severity.HIGH,
+    needs=("host",),
     tags=("infrastructure", "backup"),
     remediation=(
         "Create the backup directory, chown it to the backup user (mode 0700/0750), and "
@@ -440,41 +440,69 @@ async def backup_storage(
     directory and its parents (ACLs are not read) and the mount not being read-only; the
     filesystem has at least `min_free_gb` GB and `min_free_pct` percent free. A
     world-writable directory (without the sticky bit) is a WARN: anyone could replace a
-    backup."""
-    import grp
-    import pwd
+    backup. Runs on every host of `targets.hosts` (relative paths start at the host's
+    project root): there the user is looked up in the host's /etc/passwd and /etc/group,
+    and defaults to the SSH login user."""
+    host = ctx.host
+    p = _host_path(ctx, path)
+    if host.is_local:
+        import grp
+        import pwd
 
-    p = _resolve(ctx, path)
-    if user is None:
-        entry = pwd.getpwuid(os.geteuid())
+        if user is None:
+            entry = pwd.getpwuid(os.geteuid())
+        else:
+            try:
+                entry = pwd.getpwnam(user)
+            except KeyError:
+                return Outcome.error(f"Backup user {user!r} does not exist on this host")
+        name, uid = entry.pw_name, entry.pw_uid
+        gids = set(os.getgrouplist(entry.pw_name, entry.pw_gid))
+
+        def user_name(n: int) -> str:
+            try:
+                return pwd.getpwuid(n).pw_name
+            except KeyError:
+                return str(n)
+
+        def group_name(n: int) -> str:
+            try:
+                return grp.getgrgid(n).gr_name
+            except KeyError:
+                return str(n)
     else:
-        try:
-            entry = pwd.getpwnam(user)
-        except KeyError:
-            return Outcome.error(f"Backup user {user!r} does not exist on this host")
-    gids = set(os.getgrouplist(entry.pw_name, entry.pw_gid))
-    evidence: dict[str, Any] = {"path": str(p), "user": entry.pw_name}
-    if not p.exists():
+        import getpass
+
+        accounts = await _host_accounts(host)
+        name = user or getattr(host, "user", None) or getpass.getuser()
+        if name not in accounts.users:
+            return Outcome.error(f"Backup user {name!r} does not exist on host {host.name}")
+        uid, gids = accounts.users[name][0], accounts.gids(name)
+
+        def user_name(n: int) -> str:
+            return accounts.user_names.get(n, str(n))
+
+        def group_name(n: int) -> str:
+            return accounts.group_names.get(n, str(n))
+
+    evidence: dict[str, Any] = {"path": p, "user": name}
+    st = await host.stat(p)
+    if st is None:
         return Outcome.failed(f"Backup directory {p} does not exist", evidence=evidence)
-    if not p.is_dir():
+    if not st.is_dir:
         return Outcome.failed(f"Backup path {p} is not a directory", evidence=evidence)
-    st = p.stat()
-    try:
-        owner = pwd.getpwuid(st.st_uid).pw_name
-    except KeyError:
-        owner = str(st.st_uid)
-    try:
-        group = grp.getgrgid(st.st_gid).gr_name
-    except KeyError:
-        group = str(st.st_gid)
-    space = await asyncio.to_thread(_space, str(p))
-    writable, why = await asyncio.to_thread(_can_write, p, entry.pw_uid, gids)
+    space = _space_row(await host.disk_space(p))
+    writable, why = await _can_write(host, p, uid, gids)
     evidence.update(
-        owner=owner, group=group, mode=f"{stat.S_IMODE(st.st_mode):04o}", writable=writable, **space
+        owner=user_name(st.uid),
+        group=group_name(st.gid),
+        mode=f"{st.perm:04o}",
+        writable=writable,
+        **space,
     )
     problems = []
     if not writable:
-        problems.append(f"user {entry.pw_name} {why}")
+        problems.append(f"user {name} {why}")
     if space["read_only"]:
         problems.append(f"{space['mount']} is mounted read-only")
     if space["free_gb"] < min_free_gb or space["free_pct"] < min_free_pct:
@@ -490,12 +518,12 @@ async def backup_storage(
             measurements=measurements,
         )
     text = (
-        f"Backup directory {p} is writable by {entry.pw_name} with {space['free_gb']:g} GB "
+        f"Backup directory {p} is writable by {name} with {space['free_gb']:g} GB "
         f"({space['free_pct']:g}%) free"
     )
-    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+    if st.mode & stat.S_IWOTH and not st.mode & stat.S_ISVTX:
         return Outcome.warn(
-            text + f", but it is world-writable (mode {stat.S_IMODE(st.st_mode):04o})",
+            text + f", but it is world-writable (mode {st.perm:04o})",
             evidence=evidence,
             measurements=measurements,
         )

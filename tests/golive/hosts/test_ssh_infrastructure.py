@@ -7,6 +7,7 @@ of the deployed project at the same path.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +70,59 @@ def test_tls_reads_each_hosts_certificate_files(tmp_path: Path, hosts: Any) -> N
     run, _ = run_json(tmp_path, host_config(tmp_path, hosts, {"infrastructure": [check]}))
     status, summary = verdicts(run)[("infrastructure.tls", "host1")]
     assert status == "FAIL" and "does not chain to a root trusted by" in summary, summary
+
+
+def test_backup_storage_is_judged_on_each_host(tmp_path: Path, hosts: Any) -> None:
+    import pwd
+
+    h1, h2 = hosts.hosts
+    nobody = pwd.getpwnam("nobody")
+    for h in (h1, h2):
+        (h.project / "backups").mkdir(mode=0o750)
+    os.chown(h1.project / "backups", nobody.pw_uid, nobody.pw_gid)  # host1: nobody's own
+    check = {
+        "id": "infrastructure.backup_storage",
+        "params": {"path": "backups", "user": "nobody", "min_free_gb": 0, "min_free_pct": 0},
+    }
+    base = hosts.mount_at.parent  # a private temporary directory: let nobody enter it
+    base_mode = base.stat().st_mode & 0o7777
+    base.chmod(0o755)
+    try:
+        run, _ = run_json(tmp_path, host_config(tmp_path, hosts, {"infrastructure": [check]}))
+    finally:
+        base.chmod(base_mode)
+    v = verdicts(run)
+    backups = f"{hosts.mount_at}/backups"
+    status, summary = v[("infrastructure.backup_storage", "host1")]
+    assert status == "PASS", summary
+    assert summary.startswith(f"Backup directory {backups} is writable by nobody with ")
+    host1 = next(r for r in run["results"] if r["host"] == "host1")
+    assert host1["evidence"]["owner"] == "nobody"  # named from host1's /etc/passwd
+    assert host1["evidence"]["mode"] == "0750"
+    assert v[("infrastructure.backup_storage", "host2")] == (
+        "FAIL",
+        f"Backup directory {backups}: user nobody cannot write to {backups} "
+        "(mode 0750, owner uid 0 gid 0)",
+    )
+
+    # host2 without a backup directory, host1 world-writable; the login user (root) by default
+    (h2.project / "backups").rmdir()
+    (h1.project / "backups").chmod(0o777)
+    default_user = {**check, "params": {k: v for k, v in check["params"].items() if k != "user"}}
+    run, _ = run_json(tmp_path, host_config(tmp_path, hosts, {"infrastructure": [default_user]}))
+    v = verdicts(run)
+    status, summary = v[("infrastructure.backup_storage", "host1")]
+    assert status == "WARN", summary
+    assert summary.startswith(f"Backup directory {backups} is writable by root with ")
+    assert summary.endswith("but it is world-writable (mode 0777)")
+    assert v[("infrastructure.backup_storage", "host2")] == (
+        "FAIL",
+        f"Backup directory {backups} does not exist",
+    )
+
+    unknown = {**check, "params": {**check["params"], "user": "golive-no-such-user"}}
+    run, _ = run_json(tmp_path, host_config(tmp_path, hosts, {"infrastructure": [unknown]}))
+    assert verdicts(run)[("infrastructure.backup_storage", "host2")] == (
+        "ERROR",
+        "Backup user 'golive-no-such-user' does not exist on host host2",
+    )
