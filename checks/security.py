@@ -17,6 +17,7 @@ import math
 import os
 import stat
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -156,6 +157,7 @@ async def _scan_remote(
     deadline: float,
     copy_dir: Path,
     skipped: Counter[str],
+    stop: threading.Event,
 ) -> tuple[list[secretscan.Hit], int, int]:
     """Scan a remote host's files: (hits, files scanned, files to scan).
 
@@ -193,6 +195,7 @@ async def _scan_remote(
             deadline,
             lambda v: _call_soon(loop, ctx.secret, v),
             lambda d, t: _call_soon(loop, ctx.progress, d, t, "scanning for secrets"),
+            stop,
         )
         by_rel: dict[str, list[secretscan.Hit]] = {}
         for h in found:
@@ -264,19 +267,26 @@ async def _secrets_scan(
         else:
             chosen.append(rel)
     loop = asyncio.get_running_loop()
-    if copy_dir is not None:
-        hits, scanned, total = await _scan_remote(ctx, chosen, plugins, deadline, copy_dir, skipped)
-    else:
-        files = [(Path(root) / rel, rel) for rel in chosen]
-        total = len(files)
-        hits, scanned = await asyncio.to_thread(
-            secretscan.scan_files,
-            files,
-            plugins,
-            deadline,
-            lambda v: _call_soon(loop, ctx.secret, v),
-            lambda d, t: _call_soon(loop, ctx.progress, d, t, "scanning for secrets"),
-        )
+    stop = threading.Event()  # set when this check is cancelled: the scan ends its workers
+    try:
+        if copy_dir is not None:
+            hits, scanned, total = await _scan_remote(
+                ctx, chosen, plugins, deadline, copy_dir, skipped, stop
+            )
+        else:
+            files = [(Path(root) / rel, rel) for rel in chosen]
+            total = len(files)
+            hits, scanned = await asyncio.to_thread(
+                secretscan.scan_files,
+                files,
+                plugins,
+                deadline,
+                lambda v: _call_soon(loop, ctx.secret, v),
+                lambda d, t: _call_soon(loop, ctx.progress, d, t, "scanning for secrets"),
+                stop,
+            )
+    finally:
+        stop.set()
     await asyncio.sleep(0)  # let the secrets registered from the thread land first
     new = [h for h in hits if (os.path.normpath(h.path), h.hashed) not in known]
     suppressed = len(hits) - len(new)

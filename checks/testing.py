@@ -378,6 +378,7 @@ async def suites(
     env: dict[str, str] = {},  # noqa: B006
     coverage: list[str] = [],  # noqa: B006
     min_coverage: float | None = None,
+    parallel: int = 1,
 ) -> Outcome:
     """Runs each configured pytest suite of the target project (paths relative to the
     project root, run from it) with its own timeout (`suite_timeout`, or `timeouts` per
@@ -388,16 +389,29 @@ async def suites(
     never as 0 %), ran no test, or timed out. `python` is the interpreter (default: the
     project's .venv/venv, else golive's own). With `coverage: [package, ...]` the suites run
     under coverage.py and the total is reported (FAIL below `min_coverage`; WARN when
-    coverage.py is not installed for that interpreter). Evidence lists every failing test id.
+    coverage.py is not installed for that interpreter). `parallel` suites run at the same time
+    (default 1: one after the other; more only for suites that share no state, e.g. no
+    database they both write). Evidence lists every failing test id.
     Runs on every host of `targets.hosts`: there the suites run over SSH from the host's
     project root (`cd ROOT && exec env NAME=VALUE... PYTHON -m pytest SUITE ...`, with
     only `env` and PYTHONDONTWRITEBYTECODE=1 added to the login environment; default
     interpreter: the project's .venv/venv on the host, else `python3`), pytest's JUnit XML
     comes back on its stderr, and each suite is killed at its deadline; coverage is not
     measured there (coverage.py would write its data file on the host)."""
+    if parallel < 1:
+        return Outcome.error(f"parallel must be at least 1 (got {parallel})")
     if not ctx.host.is_local:
         return await _suites_on_host(
-            ctx, suites, python, min_pass_rate, suite_timeout, timeouts, args, env, coverage
+            ctx,
+            suites,
+            python,
+            min_pass_rate,
+            suite_timeout,
+            timeouts,
+            args,
+            env,
+            coverage,
+            parallel,
         )
     from golive import subproc
 
@@ -425,18 +439,29 @@ async def suites(
                 head += [f"--source={','.join(coverage)}"]
             else:
                 notes.append(f"coverage.py is not installed for {py}, coverage not measured")
-        for i, suite in enumerate(suites):
-            ctx.progress(i, len(suites), suite)
-            remaining = deadline - loop.time()
-            if remaining <= 1:
-                res = SuiteResult(
-                    suite, "timed out", reason="the check's own timeout was used up before it ran"
-                )
-            else:
-                limit = min(timeouts.get(suite, suite_timeout), remaining)
-                res = await _run_suite(head, suite, root, workdir, i, limit, list(args), run_env)
-            results.append(res)
-            ctx.record("suites", [r.row() for r in results])
+        slots = asyncio.Semaphore(parallel)
+        finished: dict[int, SuiteResult] = {}
+
+        async def one(i: int, suite: str) -> None:
+            async with slots:
+                remaining = deadline - loop.time()
+                if remaining <= 1:
+                    res = SuiteResult(
+                        suite,
+                        "timed out",
+                        reason="the check's own timeout was used up before it ran",
+                    )
+                else:
+                    ctx.progress(len(finished), len(suites), suite)
+                    limit = min(timeouts.get(suite, suite_timeout), remaining)
+                    res = await _run_suite(
+                        head, suite, root, workdir, i, limit, list(args), run_env
+                    )
+            finished[i] = res
+            ctx.record("suites", [finished[k].row() for k in sorted(finished)])
+
+        await asyncio.gather(*(one(i, suite) for i, suite in enumerate(suites)))
+        results.extend(finished[i] for i in range(len(suites)))
         ctx.progress(len(suites), len(suites), "done")
         cov: float | str | None = None
         if coverage and len(head) > 1:
@@ -454,6 +479,7 @@ async def _suites_on_host(
     args: list[str],
     env: dict[str, str],
     coverage: list[str],
+    parallel: int,
 ) -> Outcome:
     """testing.suites on a remote host (see the check's docstring)."""
     host = ctx.host
@@ -472,20 +498,26 @@ async def _suites_on_host(
             f"coverage is not measured on host {host.name} (coverage.py would write its data "
             "file there)"
         )
-    results: list[SuiteResult] = []
-    for i, suite in enumerate(suites):
-        ctx.progress(i, len(suites), suite)
-        remaining = deadline - loop.time()
-        if remaining <= 1:
-            res = SuiteResult(
-                suite, "timed out", reason="the check's own timeout was used up before it ran"
-            )
-        else:
-            limit = min(timeouts.get(suite, suite_timeout), remaining)
-            res = await _run_suite_on(host, py, suite, root, limit, list(args), run_env)
-        results.append(res)
-        ctx.record("suites", [r.row() for r in results])
+    slots = asyncio.Semaphore(parallel)
+    finished: dict[int, SuiteResult] = {}
+
+    async def one(i: int, suite: str) -> None:
+        async with slots:
+            remaining = deadline - loop.time()
+            if remaining <= 1:
+                res = SuiteResult(
+                    suite, "timed out", reason="the check's own timeout was used up before it ran"
+                )
+            else:
+                ctx.progress(len(finished), len(suites), suite)
+                limit = min(timeouts.get(suite, suite_timeout), remaining)
+                res = await _run_suite_on(host, py, suite, root, limit, list(args), run_env)
+        finished[i] = res
+        ctx.record("suites", [finished[k].row() for k in sorted(finished)])
+
+    await asyncio.gather(*(one(i, suite) for i, suite in enumerate(suites)))
     ctx.progress(len(suites), len(suites), "done")
+    results = [finished[i] for i in range(len(suites))]
     return _verdict(results, min_pass_rate, None, None, notes)
 
 

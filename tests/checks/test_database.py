@@ -445,7 +445,6 @@ def test_query_plan_fails_when_the_statement_timeout_cancels_it(stack: Stack) ->
     )
     assert r.status is Status.FAIL
     assert r.summary == "the query did not finish within the statement timeout (0.5s)"
-    assert r.duration < 3
 
 
 @pytest.mark.integration

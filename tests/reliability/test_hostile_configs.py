@@ -1,9 +1,12 @@
 """Hostile golive.yaml documents: golive answers 0 or 2 with a message, never a traceback.
 
-Hypothesis generates thousands of documents (wrong types, unicode, huge numbers, deep
-nesting, alias bombs, python tags, binary junk, empty files); each one goes through the
-loading code of `golive validate` in-process, with the CLI's own error handling, and a
-sample also goes through the real `golive` executable.
+The known hostile documents (alias bombs, python tags, binary junk, absurd nesting, empty
+files, ...) are each checked every time; Hypothesis generates 500 more (wrong types,
+unicode, huge numbers, deep nesting, truncated YAML, junk) and may draw the known ones
+too. Each goes through the loading code of `golive validate` in-process, with the CLI's
+own error handling, and a sample also goes through the real `golive` executable. Time
+per document is recorded and printed, not asserted (a busy machine changes it); the peak
+memory, which does not depend on the machine's load, is.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from golive.cli import fatal_errors, load
 from golive.plan import resolve
 
 WORKDIR = Path(tempfile.mkdtemp(prefix="golive-hostile-"))
+GENERATED = 500  # documents Hypothesis generates (each parsed by golive's YAML loader)
 STATS = {"documents": 0, "exit0": 0, "exit2": 0, "max_seconds": 0.0, "max_peak_bytes": 0}
 
 KEYS = [
@@ -87,27 +91,31 @@ values: st.SearchStrategy[Any] = st.recursive(
 documents = st.dictionaries(st.sampled_from(KEYS), values, max_size=8)
 
 
+ALIAS_BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(9)
+)
+#: known hostile documents: each one is always checked (test_known_hostile_documents), and
+#: Hypothesis also draws them among its generated ones
+FIXED = [
+    b"",
+    b"\x00\x01\x02\xff\xfe",
+    b"version: 1\nproject: !!python/object/apply:os.system ['echo pwned']\n",
+    b"!!python/name:os.system\n",
+    ALIAS_BOMB.encode(),
+    b"a: &a [*a]\n",
+    b"[" * 5000 + b"]" * 5000,
+    b"{" * 200 + b"}" * 200,
+    b"version: 1\nsections:\n  security:\n    checks: [{id: security.nope}]\n",
+    b"version: 1\ndefaults: {timeout: 1e400, concurrency: 99999999999999999999}\n",
+    b"version: 1\n" + b"x" * 200_000 + b": 1\n",
+    b"\xef\xbb\xbfversion: 1\n",
+    b"---\nversion: 1\n---\nversion: 2\n",
+    b"version: 1\n\tbad: tab\n",
+]
+
+
 def nasty_texts() -> st.SearchStrategy[bytes]:
-    alias_bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n"
-        for i in range(9)
-    )
-    fixed = [
-        b"",
-        b"\x00\x01\x02\xff\xfe",
-        b"version: 1\nproject: !!python/object/apply:os.system ['echo pwned']\n",
-        b"!!python/name:os.system\n",
-        alias_bomb.encode(),
-        b"a: &a [*a]\n",
-        b"[" * 5000 + b"]" * 5000,
-        b"{" * 200 + b"}" * 200,
-        b"version: 1\nsections:\n  security:\n    checks: [{id: security.nope}]\n",
-        b"version: 1\ndefaults: {timeout: 1e400, concurrency: 99999999999999999999}\n",
-        b"version: 1\n" + b"x" * 200_000 + b": 1\n",
-        b"\xef\xbb\xbfversion: 1\n",
-        b"---\nversion: 1\n---\nversion: 2\n",
-        b"version: 1\n\tbad: tab\n",
-    ]
+    fixed = FIXED
     generated = documents.map(lambda d: yaml.safe_dump(d, allow_unicode=True).encode("utf-8"))
     junk = st.binary(max_size=300)
     return st.one_of(
@@ -152,12 +160,16 @@ def check_document(data: bytes) -> None:
     if code == 2:
         assert stderr.strip(), "exit 2 without a message"
         assert "configuration problem" in stderr or stderr.startswith("golive: ")
-    assert elapsed < 10, f"took {elapsed:.1f}s"
     assert peak < 200 * 1024 * 1024, f"peak memory {peak / 1e6:.0f} MB"
 
 
+@pytest.mark.parametrize("data", FIXED, ids=range(len(FIXED)))
+def test_known_hostile_documents(data: bytes) -> None:
+    check_document(data)
+
+
 @settings(
-    max_examples=2000,
+    max_examples=GENERATED,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     database=None,
@@ -176,7 +188,7 @@ def test_record_figures() -> None:
         f"exit 2: {STATS['exit2']}, slowest {STATS['max_seconds'] * 1000:.0f} ms, "
         f"peak {STATS['max_peak_bytes'] / 1e6:.1f} MB"
     )
-    assert STATS["documents"] >= 2000
+    assert STATS["documents"] >= GENERATED + len(FIXED)
 
 
 @pytest.mark.parametrize(

@@ -64,10 +64,8 @@ def test_log_command_failure_and_timeout() -> None:
         asyncio.run(command_errors(src))
     assert str(exc.value) == "the log command exited with code 1: Error: No such container: api"
     slow = _log_source(command="sleep 30", timeout="0.5s")
-    t0 = time.monotonic()
     with pytest.raises(RuntimeError, match=r"^the log command timed out$"):
         asyncio.run(command_errors(slow))
-    assert time.monotonic() - t0 < 5
 
 
 def test_a_sample_without_targets_measures_nothing_and_claims_nothing() -> None:
