@@ -242,9 +242,20 @@ class SshHost(Host):
         _, sftp = await self._session()
 
         async def read() -> bytes:
+            # in chunks until EOF, not read(-1): asyncssh sizes read(-1) by the file's stat,
+            # and /proc files say size 0
+            parts: list[bytes] = []
+            got = 0
             async with sftp.open(path, "rb") as fh:
-                data: Any = await fh.read(-1 if limit is None else limit)
-                return data if isinstance(data, bytes) else str(data).encode()
+                while limit is None or got < limit:
+                    want = _CHUNK if limit is None else min(_CHUNK, limit - got)
+                    data: Any = await fh.read(want)
+                    chunk = data if isinstance(data, bytes) else str(data).encode()
+                    if not chunk:
+                        break
+                    parts.append(chunk)
+                    got += len(chunk)
+            return b"".join(parts)
 
         data: bytes = await _sftp_call(read(), path)
         return data
@@ -402,6 +413,7 @@ class SshHost(Host):
         self._sftp = self._conn = None
 
 
+_CHUNK = 256 * 1024  # bytes per SFTP read request
 _PGID_TAG = "golive-pgid "
 #: Says the process group (field 5 of /proc/$$/stat) on stderr, then becomes the command.
 _WRAPPER = (

@@ -42,6 +42,9 @@ def test_reads_match_the_local_view_of_the_same_tree(hosts: Any) -> None:
             with pytest.raises(FileNotFoundError):
                 await ssh.read_text(f"{remote_root}/nope")
             assert await ssh.listdir(remote_root) == await local.listdir(local_root)
+            # /proc files say size 0: read to their end all the same
+            assert (await ssh.read_text("/proc/self/mounts")).count("\n") > 1
+            assert await ssh.read_bytes(f"{remote_root}/{rel}", 5) == b"servi"
             done = await ssh.run(["crontab", "-l"], timeout=10)
             assert done.ok and "daily_backup.sh" in done.stdout
             with pytest.raises(FileNotFoundError):
