@@ -257,3 +257,51 @@ async def _host_accounts(host: Host) -> Accounts:
             for member in filter(None, f[3].split(",")):
                 members.setdefault(member.strip(), set()).add(int(f[2]))
     return Accounts(users, user_names, group_names, members)
+
+
+#: /proc/net/tcp state of a listening socket (TCP_LISTEN)
+_TCP_LISTEN = "0A"
+
+
+def _proc_net_address(hex_addr: str) -> str:
+    """The address of a /proc/net/tcp{,6} `local_address` field (hex, host byte order in
+    32-bit words), e.g. ``0100007F`` -> 127.0.0.1."""
+    import ipaddress
+
+    raw = bytes.fromhex(hex_addr)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
+def _parse_proc_net_tcp(text: str) -> dict[int, set[str]]:
+    """Listening TCP ports of a /proc/net/tcp or tcp6 table: port -> bound addresses."""
+    out: dict[int, set[str]] = {}
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 4 or fields[3] != _TCP_LISTEN or ":" not in fields[1]:
+            continue
+        addr, _, port = fields[1].rpartition(":")
+        try:
+            out.setdefault(int(port, 16), set()).add(_proc_net_address(addr))
+        except ValueError:
+            continue
+    return out
+
+
+async def _listening_on(host: Host) -> dict[int, set[str]]:
+    """The TCP ports that listen on `host` (its network namespace as its SFTP server sees
+    it): /proc/net/tcp and /proc/net/tcp6, read over the host interface. Raises OSError
+    when neither can be read (no /proc: not Linux)."""
+    found: dict[int, set[str]] = {}
+    errors: list[OSError] = []
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            text = await host.read_text(name)
+        except OSError as exc:
+            errors.append(exc)
+            continue
+        for port, addrs in _parse_proc_net_tcp(text).items():
+            found.setdefault(port, set()).update(addrs)
+    if len(errors) == 2:
+        raise errors[0]
+    return found

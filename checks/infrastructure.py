@@ -22,6 +22,7 @@ from ._infrastructure import (
     _host_accounts,
     _host_path,
     _hostport,
+    _listening_on,
     _sentence,
     _space_row,
     _strings,
@@ -178,6 +179,7 @@ async def disk(
     id="infrastructure.ports",
     title="Every service port accepts TCP connections",
     severity=Severity.HIGH,
+    needs=("host",),
     tags=("infrastructure",),
     remediation="Start the service behind each closed port, or fix its published port/firewall.",
 )
@@ -195,7 +197,10 @@ async def ports(
     target set to null is not probed); with no target configured, the stack's defaults
     (API 8080, PostgreSQL 5432, Redis 6379, Prometheus 9090, Grafana 3000, Alertmanager
     9093). An explicit `ports` mapping (service -> port) is probed on `host` (default
-    127.0.0.1); `host` also overrides the targets' hosts."""
+    127.0.0.1); `host` also overrides the targets' hosts. On a remote host of
+    `targets.hosts` the ports are those seen from that host: FAIL naming each expected port
+    that no socket listens on in the host's /proc/net/tcp and /proc/net/tcp6 (read over
+    SFTP; the addresses each port is bound to are listed in the evidence, not judged)."""
     timeout = min(connect_timeout, max(0.5, ctx.timeout - 1))
     notes: list[str] = []
     wanted: list[dict[str, Any]]
@@ -221,6 +226,8 @@ async def ports(
         return Outcome.skip(
             "No service port to probe: " + "; ".join(notes), evidence={"not_probed": notes}
         )
+    if not ctx.host.is_local:
+        return await _ports_on_host(ctx, wanted, notes, source)
     answers = await asyncio.gather(*(_tcp(w["host"], w["port"], timeout) for w in wanted))
     hosts = sorted({w["host"] for w in wanted})
     one_host = hosts[0] if len(hosts) == 1 else None
@@ -247,6 +254,54 @@ async def ports(
     derived = " (from the configured targets)" if source == "the configured targets" else ""
     return Outcome.passed(
         f"All {len(wanted)} service ports{where} accept TCP connections{derived}",
+        evidence=evidence,
+    )
+
+
+async def _ports_on_host(
+    ctx: Context, wanted: list[dict[str, Any]], notes: list[str], source: str
+) -> Outcome:
+    """infrastructure.ports on a remote host: the expected ports against the sockets that
+    listen there (/proc/net/tcp{,6})."""
+    name = ctx.host.name
+    try:
+        listening = await _listening_on(ctx.host)
+    except OSError as exc:
+        return Outcome.error(
+            f"Cannot read the listening sockets of host {name} (/proc/net/tcp): "
+            f"{exc.strerror or exc}"
+        )
+    rows = []
+    closed = []
+    for w in wanted:
+        addrs = sorted(listening.get(int(w["port"]), set()))
+        rows.append(
+            {
+                "service": w["service"],
+                "port": w["port"],
+                "from": w["from"],
+                "result": "listening on " + ", ".join(addrs) if addrs else "not listening",
+            }
+        )
+        if not addrs:
+            closed.append(f"{w['service']} ({w['port']}: not listening)")
+    evidence: dict[str, Any] = {
+        "host": name,
+        "source": source,
+        "read": "/proc/net/tcp, /proc/net/tcp6",
+        "ports": rows,
+    }
+    if notes:
+        evidence["not_probed"] = notes
+    if closed:
+        return Outcome.failed(
+            f"{len(closed)} of {len(wanted)} service ports are not listening on host {name}: "
+            + ", ".join(closed),
+            evidence=evidence,
+        )
+    derived = " (from the configured targets)" if source == "the configured targets" else ""
+    return Outcome.passed(
+        f"All {len(wanted)} service ports are listening on host {name}{derived}",
         evidence=evidence,
     )
 

@@ -8,12 +8,17 @@ of the deployed project at the same path.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.checks.certs import Pki
+from tests.conftest import tool
 from tests.golive.hosts.conftest import host_config
 from tests.golive.hosts.test_ssh_hosts import run_json, verdicts
 
@@ -126,3 +131,88 @@ def test_backup_storage_is_judged_on_each_host(tmp_path: Path, hosts: Any) -> No
         "ERROR",
         "Backup user 'golive-no-such-user' does not exist on host host2",
     )
+
+
+LISTEN = (
+    "import socket, sys, time\n"
+    "s = socket.socket()\n"
+    "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+    "s.listen()\n"
+    "print('listening', flush=True)\n"
+    "time.sleep(600)\n"
+)
+
+
+@pytest.fixture
+def host2_own_network(hosts: Any) -> Iterator[tuple[Any, list[str]]]:
+    """host2's SFTP server in a network namespace of its own (`unshare --net`, held by a
+    process of this fixture), so that its /proc/net/tcp shows other sockets than host1's;
+    yields host2 and the argv prefix that runs a program in that namespace. host2 gets its
+    default sshd back afterwards."""
+    h2 = hosts.hosts[1]
+    holder = subprocess.Popen([tool("unshare"), "--net", "sleep", "600"], stdin=subprocess.DEVNULL)
+    try:
+        netns = f"--net=/proc/{holder.pid}/ns/net"
+        for _ in range(100):  # unshare has made the namespace once it runs sleep
+            if os.readlink(f"/proc/{holder.pid}/ns/net") != os.readlink("/proc/self/ns/net"):
+                break
+            time.sleep(0.05)
+        sftp = f"{tool('nsenter')} {netns} {tool('sftp-server')}"
+        hosts.restart(h2, {"Subsystem": f"sftp {sftp}"})
+        yield h2, [tool("nsenter"), netns]
+    finally:
+        holder.kill()
+        holder.wait()
+        hosts.restart(h2, {})
+
+
+def _listen(prefix: list[str], port: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [*prefix, sys.executable, "-c", LISTEN, str(port)],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "listening\n"
+    return proc
+
+
+def test_ports_are_those_listening_on_each_host(
+    tmp_path: Path, hosts: Any, host2_own_network: tuple[Any, list[str]]
+) -> None:
+    from demo.stack import procs
+
+    _, in_host2 = host2_own_network
+    api, worker = procs.free_port(), procs.free_port()
+    listeners = [_listen([], api), _listen(in_host2, worker)]  # api on host1, worker on host2
+    try:
+
+        def ports(mapping: dict[str, int]) -> dict[tuple[str, str | None], tuple[str, str]]:
+            check = {"id": "infrastructure.ports", "params": {"ports": mapping}}
+            cfg = host_config(tmp_path, hosts, {"infrastructure": [check]})
+            run, _ = run_json(tmp_path, cfg)
+            return verdicts(run)
+
+        v = ports({"api": api})
+        assert v[("infrastructure.ports", "host1")] == (
+            "PASS",
+            "All 1 service ports are listening on host host1",
+        )
+        assert v[("infrastructure.ports", "host2")] == (
+            "FAIL",
+            f"1 of 1 service ports are not listening on host host2: api ({api}: not listening)",
+        )
+        v = ports({"api": api, "worker": worker})
+        assert v[("infrastructure.ports", "host1")] == (
+            "FAIL",
+            f"1 of 2 service ports are not listening on host host1: "
+            f"worker ({worker}: not listening)",
+        )
+        assert v[("infrastructure.ports", "host2")] == (
+            "FAIL",
+            f"1 of 2 service ports are not listening on host host2: api ({api}: not listening)",
+        )
+    finally:
+        for p in listeners:
+            p.kill()
+            p.wait()
