@@ -1,0 +1,113 @@
+"""The generic `file` and `command` kinds over real SSH: each host's file and each host's
+command result give that host its own verdict.
+
+The hosts are real OpenSSH servers on 127.0.0.1 (see conftest.py), each with its own copy
+of the deployed project at the same path.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.golive.hosts.conftest import host_config
+from tests.golive.hosts.test_ssh_hosts import run_json, verdicts
+from tests.golive.hosts.test_ssh_testing import _cmdline
+
+pytestmark = pytest.mark.integration
+
+
+def test_file_kind_reads_each_hosts_file(tmp_path: Path, hosts: Any) -> None:
+    h1, h2 = hosts.hosts
+    os.chmod(h2.project / ".env", 0o644)  # host2's .env readable by all
+    (h1.project / "VERSION").write_text("release 2.2.2\n")
+    (h2.project / "VERSION").write_text("release 2.1.0\n")
+    checks = [
+        {
+            "id": "operations.env_private",
+            "uses": "file",
+            "title": "The .env file is private",
+            "params": {"path": ".env", "mode": "0600"},
+        },
+        {
+            "id": "operations.version",
+            "uses": "file",
+            "title": "The deployed release is 2.2.2",
+            "params": {"path": "VERSION", "contains": ["2.2.2"]},
+        },
+    ]
+    run, _ = run_json(tmp_path, host_config(tmp_path, hosts, {"operations": checks}))
+    v = verdicts(run)
+    assert v[("operations.env_private", "host1")] == ("PASS", ".env exists (mode 0600)")
+    assert v[("operations.env_private", "host2")] == ("FAIL", ".env mode 0644 is wider than 0600")
+    assert v[("operations.version", "host1")] == (
+        "PASS",
+        "VERSION exists (mode 0644) with the expected content",
+    )
+    assert v[("operations.version", "host2")] == ("FAIL", "VERSION does not contain '2.2.2'")
+
+
+def test_command_kind_runs_on_each_host_from_its_project_root(tmp_path: Path, hosts: Any) -> None:
+    h1 = hosts.hosts[0]
+    (h1.project / "READY").write_text("yes\n")  # host2 has none
+    checks = [
+        {
+            "id": "operations.ready",
+            "uses": "command",
+            "title": "The deployment says it is ready",
+            "params": {
+                "argv": ["cat", "READY"],  # relative: run from the host's project root
+                "stdout_regex": "^yes$",
+                "env": {"GOLIVE_PROBE": "1"},
+            },
+        },
+        {
+            "id": "operations.env_seen",
+            "uses": "command",
+            "title": "The command sees its env",
+            "params": {
+                "argv": ['test "$$GOLIVE_PROBE" = 1 && pwd'],
+                "shell": True,
+                "env": {"GOLIVE_PROBE": "1"},
+                "stdout_regex": "deployed",
+            },
+        },
+    ]
+    run, _ = run_json(tmp_path, host_config(tmp_path, hosts, {"operations": checks}))
+    v = verdicts(run)
+    assert v[("operations.ready", "host1")][0] == "PASS", v[("operations.ready", "host1")]
+    status, summary = v[("operations.ready", "host2")]
+    assert (status, summary) == (
+        "FAIL",
+        "`cat READY` exited with 1 (expected 0) and its stdout does not match /^yes$/",
+    )
+    host2 = next(
+        r for r in run["results"] if r["id"] == "operations.ready" and r["host"] == "host2"
+    )
+    assert "No such file or directory" in " ".join(host2["evidence"]["stderr_tail"])
+    assert v[("operations.env_seen", "host1")][0] == "PASS", v[("operations.env_seen", "host1")]
+    assert v[("operations.env_seen", "host2")][0] == "PASS", v[("operations.env_seen", "host2")]
+
+    hang = {
+        "id": "operations.hang",
+        "uses": "command",
+        "title": "A command that hangs is killed",
+        "params": {"argv": ["sleep", "7391"], "timeout": 2},
+    }
+    run, _ = run_json(tmp_path, host_config(tmp_path, hosts, {"operations": [hang]}))
+    v = verdicts(run)
+    for name in ("host1", "host2"):
+        assert v[("operations.hang", name)] == (
+            "FAIL",
+            "`sleep 7391` did not finish within 2s and was killed",
+        )
+    for _ in range(50):  # and killed on the hosts, not only abandoned
+        left = [p for p in os.listdir("/proc") if p.isdigit() and "7391" in _cmdline(p)]
+        if not left:
+            break
+        time.sleep(0.2)
+    assert left == []
