@@ -445,7 +445,8 @@ async def tls(
     or FAIL with `required: true`. Runs on every host of `targets.hosts`: `cert_file` and
     `ca_file` are read on the host (relative paths start at its project root); without
     `ca_file` the chain is verified against the trust store of the machine golive runs
-    on. An `endpoint` is reached from the machine golive runs on."""
+    on. An `endpoint` is reached from the machine golive runs on, and its `ca_file` read
+    there."""
     from golive import tlsinfo
 
     cert = _host_path(ctx, cert_file) if cert_file and not endpoint else None
@@ -456,8 +457,16 @@ async def tls(
             return Outcome.skip(
                 f"No certificate at {cert} (set endpoint or cert_file, or required: true to fail)"
             )
-    ca = _host_path(ctx, ca_file) if ca_file else None
-    read = None if ctx.host.is_local else ctx.host.read_bytes
+    local = ctx.host.is_local or bool(endpoint)  # a handshake is made from golive's machine
+    ca: str | None = None
+    if ca_file and local:
+        project = ctx.config.targets.project
+        ca = os.path.expanduser(ca_file)
+        if not os.path.isabs(ca) and project is not None:
+            ca = os.path.join(project.root, ca)
+    elif ca_file:
+        ca = _host_path(ctx, ca_file)
+    read = None if local else ctx.host.read_bytes
     return await tlsinfo.evaluate(
         cert_file=cert,
         endpoint=endpoint,
