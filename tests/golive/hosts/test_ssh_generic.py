@@ -111,3 +111,29 @@ def test_command_kind_runs_on_each_host_from_its_project_root(tmp_path: Path, ho
             break
         time.sleep(0.2)
     assert left == []
+
+
+def test_contacts_file_is_read_on_each_host(tmp_path: Path, hosts: Any) -> None:
+    import yaml
+
+    h1, h2 = hosts.hosts
+    good = {
+        "technical lead": "Ana Pereira, +351 912 345 678",
+        "database admin": "Bo Chen <bo.chen@corp.test>",
+        "security officer": "Chidi Obi, pagerduty: sec-oncall",
+        "operations manager": "Dee Rao, dee@corp.test",
+    }
+    (h1.project / "ops" / "contacts.yaml").write_text(yaml.safe_dump(good))
+    (h2.project / "ops" / "contacts.yaml").write_text(
+        yaml.safe_dump({**good, "database admin": "TBD"})
+    )
+    check = {"id": "operations.contacts", "params": {"file": "ops/contacts.yaml"}}
+    run, done = run_json(tmp_path, host_config(tmp_path, hosts, {"operations": [check]}))
+    v = verdicts(run)
+    assert v[("operations.contacts", "host1")] == (
+        "PASS",
+        "All 4 emergency contacts have a name and a way to reach them",
+    )
+    status, summary = v[("operations.contacts", "host2")]
+    assert status == "FAIL" and "database admin: placeholder 'TBD'" in summary, summary
+    assert "bo.chen@corp.test" not in done.stdout + str(run)  # details are never reported
