@@ -137,3 +137,23 @@ def test_contacts_file_is_read_on_each_host(tmp_path: Path, hosts: Any) -> None:
     status, summary = v[("operations.contacts", "host2")]
     assert status == "FAIL" and "database admin: placeholder 'TBD'" in summary, summary
     assert "bo.chen@corp.test" not in done.stdout + str(run)  # details are never reported
+
+
+def test_exposed_ports_reads_the_compose_files_of_every_host_in_one_result(
+    tmp_path: Path, hosts: Any
+) -> None:
+    h2 = hosts.hosts[1]
+    compose = h2.project / "ops" / "docker-compose.yml"
+    compose.write_text(
+        compose.read_text() + "  postgres:\n    image: postgres:15\n    ports: ['5432:5432']\n"
+    )
+    check = {"id": "security.exposed_ports"}
+    run, _ = run_json(tmp_path, host_config(tmp_path, hosts, {"security": [check]}))
+    results = [r for r in run["results"] if r["id"] == "security.exposed_ports"]
+    assert len(results) == 1 and results[0]["host"] is None  # once, not once per host
+    assert results[0]["status"] == "FAIL"
+    assert results[0]["summary"] == (
+        "postgres publishes 0.0.0.0:5432->5432/tcp (host2:ops/docker-compose.yml)"
+    ), results[0]["summary"]
+    sources = {r["source"] for r in results[0]["evidence"]["published_ports"]}
+    assert sources == {"host2:ops/docker-compose.yml"}
