@@ -157,3 +157,26 @@ def test_exposed_ports_reads_the_compose_files_of_every_host_in_one_result(
     ), results[0]["summary"]
     sources = {r["source"] for r in results[0]["evidence"]["published_ports"]}
     assert sources == {"host2:ops/docker-compose.yml"}
+
+
+def test_jwt_expiry_reads_the_compose_files_of_every_host_in_one_result(
+    tmp_path: Path, hosts: Any
+) -> None:
+    for h, minutes in zip(hosts.hosts, ("30", "600"), strict=True):
+        compose = h.project / "ops" / "docker-compose.yml"
+        compose.write_text(
+            compose.read_text() + f"      JWT_ACCESS_TOKEN_EXPIRE_MINUTES: '{minutes}'\n"
+        )
+    check = {"id": "security.jwt_expiry", "params": {"issue_token": False}}
+    run, _ = run_json(tmp_path, host_config(tmp_path, hosts, {"security": [check]}))
+    results = [r for r in run["results"] if r["id"] == "security.jwt_expiry"]
+    assert len(results) == 1 and results[0]["host"] is None
+    assert (results[0]["status"], results[0]["summary"]) == (
+        "FAIL",
+        "access tokens live too long: JWT_ACCESS_TOKEN_EXPIRE_MINUTES is 600 minutes, more "
+        "than the allowed 60 (host2:compose:api)",
+    )
+    assert [(r["source"], r["minutes"]) for r in results[0]["evidence"]["sources"]] == [
+        ("host1:compose:api", 30),
+        ("host2:compose:api", 600),
+    ]
