@@ -242,19 +242,26 @@ class SshHost(Host):
         _, sftp = await self._session()
 
         async def read() -> bytes:
-            # in chunks until EOF, not read(-1): asyncssh sizes read(-1) by the file's stat,
-            # and /proc files say size 0
+            # not read(-1): asyncssh sizes read(-1) by the file's stat, and /proc files say
+            # size 0. A file that states its size is read as read(-1) did (one request of
+            # that size, which asyncssh splits into parallel ones); one that says 0 is read
+            # 256 KiB at a time until EOF.
             parts: list[bytes] = []
             got = 0
             async with sftp.open(path, "rb") as fh:
+                stated = 0
+                if limit is None:
+                    stated = int((await fh.stat()).size or 0)
                 while limit is None or got < limit:
-                    want = _CHUNK if limit is None else min(_CHUNK, limit - got)
+                    want = max(_CHUNK, stated if not parts else 0) if limit is None else limit - got
                     data: Any = await fh.read(want)
                     chunk = data if isinstance(data, bytes) else str(data).encode()
                     if not chunk:
                         break
                     parts.append(chunk)
                     got += len(chunk)
+                    if limit is None and stated and got >= stated:
+                        break
             return b"".join(parts)
 
         data: bytes = await _sftp_call(read(), path)
