@@ -14,11 +14,12 @@ import shlex
 import shutil
 import socket
 import stat
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from golive.api import Context
-from golive.hosts.interface import DiskSpace
+from golive.hosts.interface import DiskSpace, Host
 
 GB = 1024**3
 
@@ -31,25 +32,8 @@ def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in m.group(1).split(".")) if m else ()
 
 
-def _space(path: str) -> dict[str, Any]:
-    """Size and free space (for unprivileged users) of the filesystem holding `path`."""
-    st = os.statvfs(path)
-    total = st.f_blocks * st.f_frsize
-    avail = st.f_bavail * st.f_frsize
-    mount = os.path.realpath(path)
-    while not os.path.ismount(mount):
-        mount = os.path.dirname(mount)
-    return {
-        "mount": mount,
-        "size_gb": round(total / GB, 2),
-        "free_gb": round(avail / GB, 2),
-        "free_pct": round(100.0 * avail / total, 1) if total else 0.0,
-        "read_only": bool(st.f_flag & os.ST_RDONLY),
-    }
-
-
 def _space_row(space: DiskSpace) -> dict[str, Any]:
-    """The figures `_space` gives, from a host's DiskSpace."""
+    """Size and free space (GB, percent, for unprivileged users) of a host's filesystem."""
     total, avail = space.total, space.available
     return {
         "mount": space.mount,
@@ -71,14 +55,6 @@ def _host_path(ctx: Context, path: str) -> str:
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def _resolve(ctx: Context, path: str) -> Path:
-    p = Path(os.path.expanduser(path))
-    project = ctx.config.targets.project
-    if p.is_absolute() or project is None:
-        return p
-    return Path(project.root) / p
 
 
 async def _compose_cli(commands: list[str]) -> tuple[dict[str, str] | None, list[dict[str, str]]]:
@@ -213,27 +189,119 @@ def _strings(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
-def _can_write(path: Path, uid: int, gids: set[int]) -> tuple[bool, str]:
-    """Whether `uid` may create files in directory `path` (mode bits; ACLs not read)."""
+async def _can_write(host: Host, path: str, uid: int, gids: set[int]) -> tuple[bool, str]:
+    """Whether `uid` may create files in directory `path` on `host` (mode bits of the
+    directory and its parents; ACLs not read)."""
     if uid == 0:
         return True, "root"
-    for part in [*reversed(path.parents), path]:
-        st = part.stat()
+    target = PurePosixPath(path)
+    for part in [*reversed(target.parents), target]:
+        st = await host.stat(str(part))
+        if st is None:
+            return False, f"cannot reach {part} (it does not exist)"
         need = stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH
         bits = (
             need
-            if part != path
+            if part != target
             else tuple(
                 x | w for x, w in zip(need, (stat.S_IWUSR, stat.S_IWGRP, stat.S_IWOTH), strict=True)
             )
         )
-        mode = st.st_mode
-        mask = bits[0] if st.st_uid == uid else bits[1] if st.st_gid in gids else bits[2]
+        mode = st.mode
+        mask = bits[0] if st.uid == uid else bits[1] if st.gid in gids else bits[2]
         if mode & mask != mask:
-            what = "write to" if part == path else "enter"
+            what = "write to" if part == target else "enter"
             return (
                 False,
                 f"cannot {what} {part} (mode {stat.S_IMODE(mode):04o}, "
-                f"owner uid {st.st_uid} gid {st.st_gid})",
+                f"owner uid {st.uid} gid {st.gid})",
             )
     return True, "mode bits allow it"
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """A host's users and groups: name -> (uid, primary gid), gid -> name, and the
+    supplementary groups of each user."""
+
+    users: dict[str, tuple[int, int]]
+    user_names: dict[int, str]
+    group_names: dict[int, str]
+    members: dict[str, set[int]]
+
+    def gids(self, user: str) -> set[int]:
+        """The user's primary and supplementary group ids."""
+        return {self.users[user][1], *self.members.get(user, set())}
+
+
+async def _host_accounts(host: Host) -> Accounts:
+    """/etc/passwd and /etc/group of a remote host, read over its interface (accounts
+    that only a directory service knows, e.g. LDAP through NSS, are not seen)."""
+    users: dict[str, tuple[int, int]] = {}
+    user_names: dict[int, str] = {}
+    for line in (await host.read_text("/etc/passwd")).splitlines():
+        f = line.split(":")
+        if len(f) >= 4 and f[2].isdigit() and f[3].isdigit():
+            users.setdefault(f[0], (int(f[2]), int(f[3])))
+            user_names.setdefault(int(f[2]), f[0])
+    group_names: dict[int, str] = {}
+    members: dict[str, set[int]] = {}
+    try:
+        group_text = await host.read_text("/etc/group")
+    except OSError:
+        group_text = ""
+    for line in group_text.splitlines():
+        f = line.split(":")
+        if len(f) >= 4 and f[2].isdigit():
+            group_names.setdefault(int(f[2]), f[0])
+            for member in filter(None, f[3].split(",")):
+                members.setdefault(member.strip(), set()).add(int(f[2]))
+    return Accounts(users, user_names, group_names, members)
+
+
+#: /proc/net/tcp state of a listening socket (TCP_LISTEN)
+_TCP_LISTEN = "0A"
+
+
+def _proc_net_address(hex_addr: str) -> str:
+    """The address of a /proc/net/tcp{,6} `local_address` field (hex, host byte order in
+    32-bit words), e.g. ``0100007F`` -> 127.0.0.1."""
+    import ipaddress
+
+    raw = bytes.fromhex(hex_addr)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
+def _parse_proc_net_tcp(text: str) -> dict[int, set[str]]:
+    """Listening TCP ports of a /proc/net/tcp or tcp6 table: port -> bound addresses."""
+    out: dict[int, set[str]] = {}
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 4 or fields[3] != _TCP_LISTEN or ":" not in fields[1]:
+            continue
+        addr, _, port = fields[1].rpartition(":")
+        try:
+            out.setdefault(int(port, 16), set()).add(_proc_net_address(addr))
+        except ValueError:
+            continue
+    return out
+
+
+async def _listening_on(host: Host) -> dict[int, set[str]]:
+    """The TCP ports that listen on `host` (its network namespace as its SFTP server sees
+    it): /proc/net/tcp and /proc/net/tcp6, read over the host interface. Raises OSError
+    when neither can be read (no /proc: not Linux)."""
+    found: dict[int, set[str]] = {}
+    errors: list[OSError] = []
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            text = await host.read_text(name)
+        except OSError as exc:
+            errors.append(exc)
+            continue
+        for port, addrs in _parse_proc_net_tcp(text).items():
+            found.setdefault(port, set()).update(addrs)
+    if len(errors) == 2:
+        raise errors[0]
+    return found

@@ -67,19 +67,23 @@ def _env_file_values(project: ProjectTarget, base: Path, spec: Any) -> dict[str,
     return out
 
 
-def compose_envs(ctx: Context, services: list[str]) -> list[EnvSource]:
+def compose_envs(
+    ctx: Context, services: list[str], project: Any = None, where: str = ""
+) -> list[EnvSource]:
     """Each listed service's environment as Compose would build it (env_file, then environment,
-    merged key by key over the compose files in order, interpolated with .env and the shell)."""
-    fallback = ctx.project.env()
+    merged key by key over the compose files in order, interpolated with .env and the shell).
+    `project` defaults to the check's; `where` prefixes the sources' names (a host's)."""
+    project = project if project is not None else ctx.project
+    fallback = project.env()
     per_service: dict[str, EnvSource] = {}
-    for cf in ctx.project.compose():
+    for cf in project.compose():
         data = cf.data if isinstance(cf.data, dict) else {}
         for name, svc in (data.get("services") or {}).items():
             if str(name) not in services or not isinstance(svc, dict):
                 continue
-            src = per_service.setdefault(str(name), EnvSource(f"compose:{name}", {}))
+            src = per_service.setdefault(str(name), EnvSource(f"{where}compose:{name}", {}))
             if "env_file" in svc:
-                src.values.update(_env_file_values(ctx.project, cf.path.parent, svc["env_file"]))
+                src.values.update(_env_file_values(project, cf.path.parent, svc["env_file"]))
             env = sec.env_list_to_dict(svc.get("environment"), fallback)
             for var, value in env.items():
                 src.values[var] = value

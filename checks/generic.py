@@ -13,11 +13,29 @@ from __future__ import annotations
 
 import asyncio
 import os
+import posixpath
 import stat
 from pathlib import Path
 from typing import Any, Literal
 
 from golive.api import Context, Outcome, check
+
+#: Runs a command from a directory on a host: `cd DIR && exec "$@"` (POSIX sh).
+_IN_DIR = 'cd -- "$1" && shift && exec "$@"'
+
+
+def _on_host(ctx: Context, argv: list[str], cwd: str | None, env: dict[str, str]) -> list[str]:
+    """The argv that runs `argv` on a remote host from `cwd` (relative to the host's
+    project root; default: that root) with `env` added to the login environment."""
+    project = ctx.config.targets.project is not None
+    if cwd is None:
+        where = ctx.project_root if project else "."
+    elif posixpath.isabs(cwd) or not project:
+        where = cwd
+    else:
+        where = posixpath.join(ctx.project_root, cwd)
+    extra = [f"{k}={v}" for k, v in env.items()]
+    return ["sh", "-c", _IN_DIR, "golive-command", where, "env", *extra, *argv]
 
 
 def _resolve(ctx: Context, path: str) -> Path:
@@ -32,6 +50,7 @@ def _resolve(ctx: Context, path: str) -> Path:
     id="generic.file",
     generic=True,
     title="File exists with safe permissions and expected content",
+    needs=("host",),
     remediation="Create the file, fix its mode with chmod, or correct its content.",
 )
 async def file(
@@ -45,17 +64,25 @@ async def file(
 ) -> Outcome:
     """A file exists (or must not), its permission bits are no wider than `mode` (octal,
     e.g. "0640"), it is not world-writable, and it contains / does not contain the given
-    substrings. Content is never copied into the report, only which pattern matched."""
-    p = _resolve(ctx, path)
-    ctx.record("path", str(p))
-    if not p.exists():
+    substrings. Content is never copied into the report, only which pattern matched.
+    Runs on every host of `targets.hosts` (stat and read over SFTP; a relative path starts
+    at the host's project root)."""
+    host = ctx.host
+    if host.is_local:
+        where = str(_resolve(ctx, path))
+    elif posixpath.isabs(path) or ctx.config.targets.project is None:
+        where = path
+    else:
+        where = posixpath.join(ctx.project_root, path)
+    ctx.record("path", where)
+    st = await host.stat(where)
+    if st is None:
         if exists:
             return Outcome.failed(f"{path} does not exist")
         return Outcome.passed(f"{path} does not exist, as required")
     if not exists:
         return Outcome.failed(f"{path} exists but must not")
-    st = p.stat()
-    perms = stat.S_IMODE(st.st_mode)
+    perms = st.perm
     ctx.record("mode", f"{perms:04o}")
     problems = []
     if not_world_writable and perms & stat.S_IWOTH:
@@ -69,9 +96,9 @@ async def file(
         if extra:
             problems.append(f"mode {perms:04o} is wider than {allowed:04o}")
     if contains or not_contains:
-        if not p.is_file():
+        if not st.is_file:
             return Outcome.failed(f"{path} is not a regular file")
-        text = await asyncio.to_thread(p.read_text, encoding="utf-8", errors="replace")
+        text = await host.read_text(where)
         missing = [s for s in contains if s not in text]
         present = [s for s in not_contains if s in text]
         if missing:
@@ -394,6 +421,7 @@ async def _absent_metrics(ctx: Context, query: str) -> list[dict[str, Any]]:
     id="generic.command",
     generic=True,
     title="Command exits as expected",
+    needs=("host",),
     remediation="Run the command by hand and fix what it reports, or the expectation.",
 )
 async def command(
@@ -411,7 +439,9 @@ async def command(
     `/bin/sh -c`), from `cwd` (default: the project root), with extra `env` variables.
     PASS when it exits with `exit_code` (or one of a list) within `timeout` and its output
     matches `stdout_regex` / `stderr_regex`. The process group is killed at the timeout.
-    The end of its output is kept as evidence (secrets redacted).
+    The end of its output is kept as evidence (secrets redacted). Runs on every host of
+    `targets.hosts`: there over SSH, from `cwd` on the host (default: its project root),
+    with the login environment plus `env` (`cd DIR && exec env NAME=VALUE... ARGV`).
 
         - id: operations.backup_dry_run
           uses: command
@@ -434,12 +464,17 @@ async def command(
         if looks_secret(name):
             ctx.secret(value)
     run_argv = ["/bin/sh", "-c", argv[0]] if shell else argv
-    where = (
-        _resolve(ctx, cwd) if cwd else (_resolve(ctx, ".") if ctx.config.targets.project else None)
-    )
     limit = min(timeout, max(0.5, ctx.timeout - 0.5))
     try:
-        done = await subproc.run(run_argv, timeout=limit, cwd=where, env={**os.environ, **env})
+        if ctx.host.is_local:
+            where = (
+                _resolve(ctx, cwd)
+                if cwd
+                else (_resolve(ctx, ".") if ctx.config.targets.project else None)
+            )
+            done = await subproc.run(run_argv, timeout=limit, cwd=where, env={**os.environ, **env})
+        else:
+            done = await ctx.host.run(_on_host(ctx, run_argv, cwd, env), timeout=limit)
     except OSError as exc:
         return Outcome.failed(
             f"Cannot run {argv[0]}: {exc.strerror or exc}", evidence={"argv": argv}

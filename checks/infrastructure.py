@@ -19,11 +19,11 @@ from ._infrastructure import (
     GB,
     _can_write,
     _compose_cli,
+    _host_accounts,
     _host_path,
     _hostport,
-    _resolve,
+    _listening_on,
     _sentence,
-    _space,
     _space_row,
     _strings,
     _target_ports,
@@ -179,6 +179,7 @@ async def disk(
     id="infrastructure.ports",
     title="Every service port accepts TCP connections",
     severity=Severity.HIGH,
+    needs=("host",),
     tags=("infrastructure",),
     remediation="Start the service behind each closed port, or fix its published port/firewall.",
 )
@@ -196,7 +197,10 @@ async def ports(
     target set to null is not probed); with no target configured, the stack's defaults
     (API 8080, PostgreSQL 5432, Redis 6379, Prometheus 9090, Grafana 3000, Alertmanager
     9093). An explicit `ports` mapping (service -> port) is probed on `host` (default
-    127.0.0.1); `host` also overrides the targets' hosts."""
+    127.0.0.1); `host` also overrides the targets' hosts. On a remote host of
+    `targets.hosts` the ports are those seen from that host: FAIL naming each expected port
+    that no socket listens on in the host's /proc/net/tcp and /proc/net/tcp6 (read over
+    SFTP; the addresses each port is bound to are listed in the evidence, not judged)."""
     timeout = min(connect_timeout, max(0.5, ctx.timeout - 1))
     notes: list[str] = []
     wanted: list[dict[str, Any]]
@@ -222,6 +226,8 @@ async def ports(
         return Outcome.skip(
             "No service port to probe: " + "; ".join(notes), evidence={"not_probed": notes}
         )
+    if not ctx.host.is_local:
+        return await _ports_on_host(ctx, wanted, notes, source)
     answers = await asyncio.gather(*(_tcp(w["host"], w["port"], timeout) for w in wanted))
     hosts = sorted({w["host"] for w in wanted})
     one_host = hosts[0] if len(hosts) == 1 else None
@@ -248,6 +254,54 @@ async def ports(
     derived = " (from the configured targets)" if source == "the configured targets" else ""
     return Outcome.passed(
         f"All {len(wanted)} service ports{where} accept TCP connections{derived}",
+        evidence=evidence,
+    )
+
+
+async def _ports_on_host(
+    ctx: Context, wanted: list[dict[str, Any]], notes: list[str], source: str
+) -> Outcome:
+    """infrastructure.ports on a remote host: the expected ports against the sockets that
+    listen there (/proc/net/tcp{,6})."""
+    name = ctx.host.name
+    try:
+        listening = await _listening_on(ctx.host)
+    except OSError as exc:
+        return Outcome.error(
+            f"Cannot read the listening sockets of host {name} (/proc/net/tcp): "
+            f"{exc.strerror or exc}"
+        )
+    rows = []
+    closed = []
+    for w in wanted:
+        addrs = sorted(listening.get(int(w["port"]), set()))
+        rows.append(
+            {
+                "service": w["service"],
+                "port": w["port"],
+                "from": w["from"],
+                "result": "listening on " + ", ".join(addrs) if addrs else "not listening",
+            }
+        )
+        if not addrs:
+            closed.append(f"{w['service']} ({w['port']}: not listening)")
+    evidence: dict[str, Any] = {
+        "host": name,
+        "source": source,
+        "read": "/proc/net/tcp, /proc/net/tcp6",
+        "ports": rows,
+    }
+    if notes:
+        evidence["not_probed"] = notes
+    if closed:
+        return Outcome.failed(
+            f"{len(closed)} of {len(wanted)} service ports are not listening on host {name}: "
+            + ", ".join(closed),
+            evidence=evidence,
+        )
+    derived = " (from the configured targets)" if source == "the configured targets" else ""
+    return Outcome.passed(
+        f"All {len(wanted)} service ports are listening on host {name}{derived}",
         evidence=evidence,
     )
 
@@ -363,6 +417,7 @@ async def compose(ctx: Context, exempt: list[str] = []) -> Outcome:  # noqa: B00
     id="infrastructure.tls",
     title="TLS certificate is valid, trusted and not about to expire",
     severity=Severity.HIGH,
+    needs=("host",),
     tags=("infrastructure", "security"),
     remediation=(
         "Renew the certificate (and install its full chain) before it expires; make sure it "
@@ -387,18 +442,31 @@ async def tls(
     the system trust store), or when it is not valid for `hostname` (default for an
     endpoint: its host); WARN under `warn_days`. When no endpoint is set and the
     certificate file does not exist, the check is SKIP (TLS not terminated on this host),
-    or FAIL with `required: true`."""
+    or FAIL with `required: true`. Runs on every host of `targets.hosts`: `cert_file` and
+    `ca_file` are read on the host (relative paths start at its project root); without
+    `ca_file` the chain is verified against the trust store of the machine golive runs
+    on. An `endpoint` is reached from the machine golive runs on, and its `ca_file` read
+    there."""
     from golive import tlsinfo
 
-    cert = str(_resolve(ctx, cert_file)) if cert_file and not endpoint else None
+    cert = _host_path(ctx, cert_file) if cert_file and not endpoint else None
     if not endpoint:
         if cert is None:
             return Outcome.skip("Neither endpoint nor cert_file is configured")
-        if not await asyncio.to_thread(os.path.exists, cert) and not required:
+        if await ctx.host.stat(cert) is None and not required:
             return Outcome.skip(
                 f"No certificate at {cert} (set endpoint or cert_file, or required: true to fail)"
             )
-    ca = str(_resolve(ctx, ca_file)) if ca_file else None
+    local = ctx.host.is_local or bool(endpoint)  # a handshake is made from golive's machine
+    ca: str | None = None
+    if ca_file and local:
+        project = ctx.config.targets.project
+        ca = os.path.expanduser(ca_file)
+        if not os.path.isabs(ca) and project is not None:
+            ca = os.path.join(project.root, ca)
+    elif ca_file:
+        ca = _host_path(ctx, ca_file)
+    read = None if local else ctx.host.read_bytes
     return await tlsinfo.evaluate(
         cert_file=cert,
         endpoint=endpoint,
@@ -409,6 +477,7 @@ async def tls(
         verify_chain=verify_chain,
         verify_hostname=verify_hostname,
         timeout=min(10.0, ctx.timeout),
+        read=read,
     )
 
 
@@ -416,6 +485,7 @@ async def tls(
     id="infrastructure.backup_storage",
     title="Backup directory exists, is writable by the backup user and has free space",
     severity=Severity.HIGH,
+    needs=("host",),
     tags=("infrastructure", "backup"),
     remediation=(
         "Create the backup directory, chown it to the backup user (mode 0700/0750), and "
@@ -434,41 +504,69 @@ async def backup_storage(
     directory and its parents (ACLs are not read) and the mount not being read-only; the
     filesystem has at least `min_free_gb` GB and `min_free_pct` percent free. A
     world-writable directory (without the sticky bit) is a WARN: anyone could replace a
-    backup."""
-    import grp
-    import pwd
+    backup. Runs on every host of `targets.hosts` (relative paths start at the host's
+    project root): there the user is looked up in the host's /etc/passwd and /etc/group,
+    and defaults to the SSH login user."""
+    host = ctx.host
+    p = _host_path(ctx, path)
+    if host.is_local:
+        import grp
+        import pwd
 
-    p = _resolve(ctx, path)
-    if user is None:
-        entry = pwd.getpwuid(os.geteuid())
+        if user is None:
+            entry = pwd.getpwuid(os.geteuid())
+        else:
+            try:
+                entry = pwd.getpwnam(user)
+            except KeyError:
+                return Outcome.error(f"Backup user {user!r} does not exist on this host")
+        name, uid = entry.pw_name, entry.pw_uid
+        gids = set(os.getgrouplist(entry.pw_name, entry.pw_gid))
+
+        def user_name(n: int) -> str:
+            try:
+                return pwd.getpwuid(n).pw_name
+            except KeyError:
+                return str(n)
+
+        def group_name(n: int) -> str:
+            try:
+                return grp.getgrgid(n).gr_name
+            except KeyError:
+                return str(n)
     else:
-        try:
-            entry = pwd.getpwnam(user)
-        except KeyError:
-            return Outcome.error(f"Backup user {user!r} does not exist on this host")
-    gids = set(os.getgrouplist(entry.pw_name, entry.pw_gid))
-    evidence: dict[str, Any] = {"path": str(p), "user": entry.pw_name}
-    if not p.exists():
+        import getpass
+
+        accounts = await _host_accounts(host)
+        name = user or getattr(host, "user", None) or getpass.getuser()
+        if name not in accounts.users:
+            return Outcome.error(f"Backup user {name!r} does not exist on host {host.name}")
+        uid, gids = accounts.users[name][0], accounts.gids(name)
+
+        def user_name(n: int) -> str:
+            return accounts.user_names.get(n, str(n))
+
+        def group_name(n: int) -> str:
+            return accounts.group_names.get(n, str(n))
+
+    evidence: dict[str, Any] = {"path": p, "user": name}
+    st = await host.stat(p)
+    if st is None:
         return Outcome.failed(f"Backup directory {p} does not exist", evidence=evidence)
-    if not p.is_dir():
+    if not st.is_dir:
         return Outcome.failed(f"Backup path {p} is not a directory", evidence=evidence)
-    st = p.stat()
-    try:
-        owner = pwd.getpwuid(st.st_uid).pw_name
-    except KeyError:
-        owner = str(st.st_uid)
-    try:
-        group = grp.getgrgid(st.st_gid).gr_name
-    except KeyError:
-        group = str(st.st_gid)
-    space = await asyncio.to_thread(_space, str(p))
-    writable, why = await asyncio.to_thread(_can_write, p, entry.pw_uid, gids)
+    space = _space_row(await host.disk_space(p))
+    writable, why = await _can_write(host, p, uid, gids)
     evidence.update(
-        owner=owner, group=group, mode=f"{stat.S_IMODE(st.st_mode):04o}", writable=writable, **space
+        owner=user_name(st.uid),
+        group=group_name(st.gid),
+        mode=f"{st.perm:04o}",
+        writable=writable,
+        **space,
     )
     problems = []
     if not writable:
-        problems.append(f"user {entry.pw_name} {why}")
+        problems.append(f"user {name} {why}")
     if space["read_only"]:
         problems.append(f"{space['mount']} is mounted read-only")
     if space["free_gb"] < min_free_gb or space["free_pct"] < min_free_pct:
@@ -484,12 +582,12 @@ async def backup_storage(
             measurements=measurements,
         )
     text = (
-        f"Backup directory {p} is writable by {entry.pw_name} with {space['free_gb']:g} GB "
+        f"Backup directory {p} is writable by {name} with {space['free_gb']:g} GB "
         f"({space['free_pct']:g}%) free"
     )
-    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+    if st.mode & stat.S_IWOTH and not st.mode & stat.S_ISVTX:
         return Outcome.warn(
-            text + f", but it is world-writable (mode {stat.S_IMODE(st.st_mode):04o})",
+            text + f", but it is world-writable (mode {st.perm:04o})",
             evidence=evidence,
             measurements=measurements,
         )

@@ -514,6 +514,7 @@ def _read_contacts(data: Any) -> dict[str, str]:
     id="operations.contacts",
     title="Emergency contacts are filled in for every on-call role",
     severity=Severity.HIGH,
+    needs=("host",),
     tags=("operations",),
     remediation=(
         "Fill in a name and a phone number or e-mail for each role (params `contacts:` or "
@@ -533,15 +534,18 @@ async def contacts(
     {name, phone, email}, or a list of {role, ...}; relative to the project root). FAIL
     when a role is missing, still holds a placeholder, or gives no way to reach the person
     (an e-mail address, a phone number, or a pager/chat handle). The report shows which
-    means of contact were found, not the details themselves."""
+    means of contact were found, not the details themselves. Runs on every host of
+    `targets.hosts` (`file` is read on the host, over SFTP); select the host that holds the
+    contacts file with `hosts:`."""
     import yaml
 
     found: dict[str, str] = {_norm_role(k): v for k, v in contacts.items()}
     source = "golive.yaml params" if contacts else ""
     if file:
-        p = _resolve(ctx, file)
+        p = str(_resolve(ctx, file)) if ctx.host.is_local else _host_path(ctx, file)
         try:
-            data = yaml.safe_load(await asyncio.to_thread(p.read_text, encoding="utf-8"))
+            raw = await ctx.host.read_bytes(p)
+            data = yaml.safe_load(raw.decode("utf-8"))
             found.update(_read_contacts(data))
         except FileNotFoundError:
             return Outcome.failed(f"Contacts file {p} does not exist", evidence={"file": str(p)})

@@ -446,8 +446,12 @@ async def jwt_expiry(
     token) and `issue_token` is on, as measured on a token the API issues right now (`exp`
     minus `iat`). A lifetime that is not a number, or longer than the maximum in any source,
     fails; no source at all is a warning because the application's built-in default then
-    applies unseen."""
-    sources = await env_sources(ctx, services)
+    applies unseen. With `targets.hosts`, the compose files of every host are read (over
+    SSH; the source names the host), the containers and the API once: one result."""
+    projects, unread = await _compose_projects(ctx)
+    sources = [
+        src for where, project in projects for src in compose_envs(ctx, services, project, where)
+    ] + await container_envs(ctx, services)
     rows: list[dict[str, Any]] = []
     bad: list[str] = []
     for src in sources:
@@ -492,7 +496,9 @@ async def jwt_expiry(
                 f"the API issues tokens that live {lifetime:.0f} minutes, more than the "
                 f"allowed {max_minutes}"
             )
-    evidence = {"max_minutes": max_minutes, "sources": rows}
+    evidence: dict[str, Any] = {"max_minutes": max_minutes, "sources": rows}
+    if unread:
+        evidence["not_read"] = unread
     if bad:
         return Outcome.failed(bad[0], evidence=evidence)
     known = [r for r in rows if isinstance(r.get("minutes"), (int, float))]
@@ -508,11 +514,13 @@ async def jwt_expiry(
             evidence=evidence,
         )
     longest = max(float(r["minutes"]) for r in known)
-    return Outcome.passed(
-        f"access tokens live at most {longest:.0f} minutes (limit {max_minutes})",
-        evidence=evidence,
-        measurements={"token_lifetime_minutes": longest},
-    )
+    text = f"access tokens live at most {longest:.0f} minutes (limit {max_minutes})"
+    measured = {"token_lifetime_minutes": longest}
+    if unread:
+        return Outcome.warn(
+            text + ", but " + "; ".join(unread), evidence=evidence, measurements=measured
+        )
+    return Outcome.passed(text, evidence=evidence, measurements=measured)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1359,6 +1367,32 @@ async def container_hardening(
     )
 
 
+async def _compose_projects(ctx: Context) -> tuple[list[tuple[str, Any]], list[str]]:
+    """The deployed projects whose compose files a once-per-run check reads: the local one,
+    or with `targets.hosts` the one on each host ("HOST:" prefixes its files); and why a
+    host's could not be read."""
+    if not ctx.config.hosts:
+        return ([("", ctx.project)] if await available(ctx, "project") else []), []
+    if not ctx.targets.configured("project"):
+        return [], []
+    out: list[tuple[str, Any]] = []
+    unread: list[str] = []
+    for host in ctx.targets.hosts().values():
+        if host.is_local:
+            if await available(ctx, "project"):
+                out.append((f"{host.name}:", ctx.targets.project))
+            continue
+        reason = await host.probe()
+        if reason is None:
+            try:
+                out.append((f"{host.name}:", await ctx.targets.load_host_project(host)))
+                continue
+            except Exception as exc:
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+        unread.append(f"compose files of host {host.name} not read: {reason}")
+    return out, unread
+
+
 @check(
     id="security.exposed_ports",
     title="Database and Redis ports are not published on all interfaces",
@@ -1378,10 +1412,15 @@ async def exposed_ports(
     container engine answers): the services in `private_services`, and any service whose
     container port is in `private_ports`, publish no port on a non-loopback address (a bare
     `5432` or `5432:5432` listens on 0.0.0.0), and the services in `no_host_network` do not
-    use the host's network. Publishing on 127.0.0.1 is fine."""
-    use_project = await available(ctx, "project")
+    use the host's network. Publishing on 127.0.0.1 is fine. With `targets.hosts`, the
+    compose files of every host are read (over SSH; the source names the host), and the
+    containers once: one result for the whole stack."""
+    projects, unread = await _compose_projects(ctx)
+    use_project = bool(projects)
     use_docker = await available(ctx, "docker")
     if not use_project and not use_docker:
+        if unread:
+            return Outcome.skip("; ".join(unread), evidence={"not_read": unread})
         return Outcome.skip("needs a project (compose files) or a container engine target")
     rows: list[dict[str, Any]] = []
     fails: list[str] = []
@@ -1405,10 +1444,10 @@ async def exposed_ports(
                 {"source": where, "service": service, "published": pub.describe(), "verdict": "ok"}
             )
 
-    if use_project:
-        for cf in ctx.project.compose():
+    for where, project in projects:
+        for cf in project.compose():
             data = cf.data if isinstance(cf.data, dict) else {}
-            rel = ctx.project.relative(cf.path)
+            rel = where + project.relative(cf.path)
             for name, svc in (data.get("services") or {}).items():
                 if not isinstance(svc, dict):
                     continue
@@ -1448,11 +1487,13 @@ async def exposed_ports(
         for r in rows
         if r["verdict"] == "exposed" and not r["source"].startswith("container ")
     ]
-    evidence = {
+    evidence: dict[str, Any] = {
         "published_ports": rows,
         "compose_checked": use_project,
         "containers_checked": len(containers),
     }
+    if unread:
+        evidence["not_read"] = unread
     if fails:
         more = f" (+{len(fails) - 1} more)" if len(fails) > 1 else ""
         return Outcome.failed(fails[0] + more, evidence=evidence, findings=findings)
@@ -1461,9 +1502,10 @@ async def exposed_ports(
         for x, on in (("compose files", use_project), (f"{len(containers)} containers", use_docker))
         if on
     )
-    return Outcome.passed(
-        f"no database or Redis port is published beyond loopback ({checked})", evidence=evidence
-    )
+    text = f"no database or Redis port is published beyond loopback ({checked})"
+    if unread:
+        return Outcome.warn(text + ", but " + "; ".join(unread), evidence=evidence)
+    return Outcome.passed(text, evidence=evidence)
 
 
 @check(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import posixpath
 import re
 import shutil
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from golive.api import Context, Finding, Outcome, Severity, check
+from golive.hosts.interface import Host
 
 DEFAULT_SUITES = [
     "tests/unit",
@@ -98,8 +100,13 @@ def _parse_junit(path: Path, res: SuiteResult) -> int:
     """Fill the counts from a JUnit XML file; returns how many test cases it held."""
     import xml.etree.ElementTree as ET
 
+    return _count_cases(ET.parse(path).getroot(), res)
+
+
+def _count_cases(root: Any, res: SuiteResult) -> int:
+    """Fill the counts from a parsed JUnit XML document; returns its number of test cases."""
     cases = 0
-    for case in ET.parse(path).getroot().iter("testcase"):
+    for case in root.iter("testcase"):
         cases += 1
         failure = case.find("failure")
         error = case.find("error")
@@ -183,10 +190,135 @@ async def _run_suite(
         res.result, res.reason = "timed out", f"did not finish within {timeout:.0f}s"
         return res
     cases = await asyncio.to_thread(_parse_junit, xml, res) if xml.exists() else 0
-    if done.returncode == 5:
+    return _classify(res, done.returncode, cases, text)
+
+
+_SUMMARY_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)\b")
+_SHORT_LINE = re.compile(r"^(FAILED|ERROR) (\S+)(?: - (.*))?$")
+#: Runs the suite from the project root on a host, with no file of golive's on the host:
+#: `cd ROOT && exec env NAME=VALUE... PYTHON -m pytest ...` (POSIX sh; exec, so that the
+#: signal sent at the deadline reaches pytest itself).
+_IN_ROOT = 'cd -- "$1" && shift && exec "$@"'
+
+
+def _split_junit(stderr: str) -> tuple[str, str]:
+    """(JUnit XML document, the rest of stderr) from a remote pytest's stderr."""
+    start = stderr.find("<?xml")
+    if start < 0:
+        return "", stderr
+    end = stderr.rfind("</testsuites>", start)
+    end = end + len("</testsuites>") if end >= 0 else len(stderr)
+    return stderr[start:end], stderr[:start] + stderr[end:]
+
+
+def _counts_from_summary(text: str, res: SuiteResult) -> int:
+    """Counts from pytest's last summary line and failing ids from its short test summary
+    (`-rfE`), when the JUnit XML did not come back whole; returns the number of tests."""
+    summary = next(
+        (ln for ln in reversed(text.splitlines()) if ln.strip().startswith("=") or " in " in ln),
+        "",
+    )
+    for number, word in _SUMMARY_COUNT.findall(summary):
+        n = int(number)
+        if word == "passed":
+            res.passed += n
+        elif word == "failed":
+            res.failed += n
+        elif word.startswith("error"):
+            res.errors += n
+        else:
+            res.skipped += n
+    for line in text.splitlines():
+        m = _SHORT_LINE.match(line.strip())
+        if m:
+            res.failing.append(
+                {
+                    "suite": res.suite,
+                    "test": m.group(2),
+                    "outcome": "failed" if m.group(1) == "FAILED" else "error",
+                    "message": " ".join((m.group(3) or "").split())[:300],
+                    "file": m.group(2).split("::", 1)[0],
+                    "line": None,
+                }
+            )
+    return res.executed + res.skipped
+
+
+async def _run_suite_on(
+    host: Host,
+    py: str,
+    suite: str,
+    root: str,
+    timeout: float,
+    extra: list[str],
+    env: dict[str, str],
+) -> SuiteResult:
+    """One suite on a remote host: pytest's JUnit XML goes to its stderr (read back over
+    the channel), nothing is written on the host by golive."""
+    import xml.etree.ElementTree as ET
+
+    res = SuiteResult(suite)
+    target = suite.split("::", 1)[0]
+    if await host.stat(posixpath.join(root, target)) is None:
+        res.result, res.reason = "missing", f"{target} does not exist under {root}"
+        return res
+    argv = [
+        "sh",
+        "-c",
+        _IN_ROOT,
+        "golive-suite",
+        root,
+        "env",
+        *(f"{k}={v}" for k, v in env.items()),
+        py,
+        "-m",
+        "pytest",
+        suite,
+        "-q",
+        "-rfE",
+        "-p",
+        "no:cacheprovider",
+        "--junitxml=/dev/stderr",
+        "-o",
+        "junit_family=xunit1",
+        *extra,
+    ]
+    if "/" in py and await host.stat(py) is None:
+        res.result, res.reason = "could not start", f"cannot run {py}: No such file or directory"
+        return res
+    try:
+        done = await host.run(argv, timeout=timeout)
+    except OSError as exc:
+        res.result, res.reason = "could not start", f"cannot run {py}: {exc.strerror or exc}"
+        return res
+    res.seconds = done.duration
+    xml, stderr = _split_junit(done.stderr)
+    text = done.stdout + "\n" + stderr
+    res.output = _tail(text)
+    if done.timed_out:
+        res.result, res.reason = "timed out", f"did not finish within {timeout:.0f}s"
+        return res
+    try:
+        cases = _count_cases(ET.fromstring(xml), res) if xml else 0
+    except ET.ParseError:  # cut short (a very large report): pytest's own summary instead
+        res.passed = res.failed = res.errors = res.skipped = 0
+        res.failing.clear()
+        cases = _counts_from_summary(done.stdout, res)
+    return _classify(res, done.returncode, cases, text)
+
+
+def _tail(text: str) -> list[str]:
+    from golive import subproc
+
+    return subproc.tail(text, 15)
+
+
+def _classify(res: SuiteResult, returncode: int | None, cases: int, text: str) -> SuiteResult:
+    """The suite's result from pytest's exit code and what its report held."""
+    if returncode == 5:
         res.result, res.reason = "no tests", "pytest collected no tests"
-    elif done.returncode != 0 and (
-        cases == 0 or (done.returncode != 1 and res.passed + res.failed + res.skipped == 0)
+    elif returncode != 0 and (
+        cases == 0 or (returncode != 1 and res.passed + res.failed + res.skipped == 0)
     ):
         # nothing ran: collection/import errors, a usage error, or no pytest at all
         res.result, res.reason = "could not start", _why_not_started(text)
@@ -227,7 +359,7 @@ async def _coverage_percent(
     id="testing.suites",
     title="The project's test suites pass (at least 95% of tests in every suite)",
     severity=Severity.HIGH,
-    needs=("project",),
+    needs=("project", "host"),
     tags=("technical-validation",),
     remediation=(
         "Fix or quarantine the failing tests listed in the evidence; a suite that could not "
@@ -259,11 +391,30 @@ async def suites(
     under coverage.py and the total is reported (FAIL below `min_coverage`; WARN when
     coverage.py is not installed for that interpreter). `parallel` suites run at the same time
     (default 1: one after the other; more only for suites that share no state, e.g. no
-    database they both write). Evidence lists every failing test id."""
-    from golive import subproc
-
+    database they both write). Evidence lists every failing test id.
+    Runs on every host of `targets.hosts`: there the suites run over SSH from the host's
+    project root (`cd ROOT && exec env NAME=VALUE... PYTHON -m pytest SUITE ...`, with
+    only `env` and PYTHONDONTWRITEBYTECODE=1 added to the login environment; default
+    interpreter: the project's .venv/venv on the host, else `python3`), pytest's JUnit XML
+    comes back on its stderr, and each suite is killed at its deadline; coverage is not
+    measured there (coverage.py would write its data file on the host)."""
     if parallel < 1:
         return Outcome.error(f"parallel must be at least 1 (got {parallel})")
+    if not ctx.host.is_local:
+        return await _suites_on_host(
+            ctx,
+            suites,
+            python,
+            min_pass_rate,
+            suite_timeout,
+            timeouts,
+            args,
+            env,
+            coverage,
+            parallel,
+        )
+    from golive import subproc
+
     root = ctx.project.root
     py = _interpreter(root, python)
     ctx.record("interpreter", py)
@@ -316,6 +467,71 @@ async def suites(
         if coverage and len(head) > 1:
             cov = await _coverage_percent(head, root, cov_data, run_env)
     return _verdict(results, min_pass_rate, cov, min_coverage, notes)
+
+
+async def _suites_on_host(
+    ctx: Context,
+    suites: list[str],
+    python: str | None,
+    min_pass_rate: float,
+    suite_timeout: float,
+    timeouts: dict[str, float],
+    args: list[str],
+    env: dict[str, str],
+    coverage: list[str],
+    parallel: int,
+) -> Outcome:
+    """testing.suites on a remote host (see the check's docstring)."""
+    host = ctx.host
+    root = ctx.project_root
+    py = await _interpreter_on(host, root, python)
+    ctx.record("interpreter", py)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ctx.timeout - 2.0
+    run_env = {"PYTHONDONTWRITEBYTECODE": "1", **env}
+    for name, value in env.items():
+        if any(w in name.upper() for w in ("PASS", "SECRET", "TOKEN", "KEY", "DSN")):
+            ctx.secret(value)
+    notes: list[str] = []
+    if coverage:
+        notes.append(
+            f"coverage is not measured on host {host.name} (coverage.py would write its data "
+            "file there)"
+        )
+    slots = asyncio.Semaphore(parallel)
+    finished: dict[int, SuiteResult] = {}
+
+    async def one(i: int, suite: str) -> None:
+        async with slots:
+            remaining = deadline - loop.time()
+            if remaining <= 1:
+                res = SuiteResult(
+                    suite, "timed out", reason="the check's own timeout was used up before it ran"
+                )
+            else:
+                ctx.progress(len(finished), len(suites), suite)
+                limit = min(timeouts.get(suite, suite_timeout), remaining)
+                res = await _run_suite_on(host, py, suite, root, limit, list(args), run_env)
+        finished[i] = res
+        ctx.record("suites", [finished[k].row() for k in sorted(finished)])
+
+    await asyncio.gather(*(one(i, suite) for i, suite in enumerate(suites)))
+    ctx.progress(len(suites), len(suites), "done")
+    results = [finished[i] for i in range(len(suites))]
+    return _verdict(results, min_pass_rate, None, None, notes)
+
+
+async def _interpreter_on(host: Host, root: str, python: str | None) -> str:
+    """The interpreter on a remote host: `python` (a relative path starts at the project
+    root, a bare name is found on the host's PATH), else the project's .venv/venv, else
+    python3."""
+    if python:
+        return posixpath.join(root, python) if "/" in python else python
+    for venv in (".venv", "venv"):
+        candidate = posixpath.join(root, venv, "bin", "python")
+        if await host.stat(candidate) is not None:
+            return candidate
+    return "python3"
 
 
 def _verdict(

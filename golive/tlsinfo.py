@@ -17,7 +17,7 @@ import contextlib
 import ipaddress
 import os
 import ssl
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -120,9 +120,11 @@ def hostname_matches(names: Sequence[str], hostname: str) -> bool:
     return False
 
 
-def _trust_store(ca_file: str | None) -> list[Certificate]:
+def _trust_store(ca_file: str | None, ca_pem: bytes | None = None) -> list[Certificate]:
     from cryptography import x509
 
+    if ca_pem is not None:
+        return list(x509.load_pem_x509_certificates(ca_pem))
     path = (
         ca_file
         or ssl.get_default_verify_paths().cafile
@@ -133,9 +135,13 @@ def _trust_store(ca_file: str | None) -> list[Certificate]:
 
 
 def verify_file_chain(
-    chain: Sequence[Certificate], ca_file: str | None, now: datetime
+    chain: Sequence[Certificate],
+    ca_file: str | None,
+    now: datetime,
+    ca_pem: bytes | None = None,
 ) -> str | None:
     """None when the chain (leaf first) verifies up to a trusted root, else the reason.
+    `ca_pem`, when given, is the content of `ca_file` (read on a host by the caller).
 
     The name check and the leaf's own expiry are reported separately, so the chain is
     verified for one of the leaf's own names, at a moment inside the leaf's validity."""
@@ -147,7 +153,7 @@ def verify_file_chain(
     if not info.names:
         return "has no subjectAltName, which clients require"
     try:
-        roots = _trust_store(ca_file)
+        roots = _trust_store(ca_file, ca_pem)
     except (OSError, ValueError) as exc:
         store = ca_file or "(system default)"
         return f"could not be verified: cannot read the trust store {store}: {exc}"
@@ -315,8 +321,11 @@ async def evaluate(
     verify_chain: bool,
     verify_hostname: bool,
     timeout: float,
+    read: Callable[[str], Awaitable[bytes]] | None = None,
 ) -> Outcome:
-    """Inspect a certificate file or an endpoint and judge it (the body of both TLS checks)."""
+    """Inspect a certificate file or an endpoint and judge it (the body of both TLS checks).
+    `read` reads `cert_file` and `ca_file` (default: on the machine golive runs on; a
+    host-level check passes its host's reader)."""
     now = datetime.now(timezone.utc)
     if endpoint:
         host, sep, port_text = endpoint.rpartition(":")
@@ -371,7 +380,11 @@ async def evaluate(
     if not cert_file:
         return Outcome.error("Neither cert_file nor endpoint is set")
     try:
-        data = await asyncio.to_thread(Path(cert_file).read_bytes)
+        data = (
+            await read(cert_file)
+            if read is not None
+            else await asyncio.to_thread(Path(cert_file).read_bytes)
+        )
     except FileNotFoundError:
         return Outcome.failed(
             f"Certificate file {cert_file} does not exist", evidence={"cert_file": cert_file}
@@ -389,7 +402,15 @@ async def evaluate(
         )
     info = describe(chain[0])
     evidence = {"cert_file": cert_file, "chain_length": len(chain)}
-    chain_error = verify_file_chain(chain, ca_file, now) if verify_chain else None
+    ca_pem: bytes | None = None
+    chain_error = None
+    if verify_chain and ca_file and read is not None:
+        try:
+            ca_pem = await read(ca_file)
+        except OSError as exc:
+            chain_error = f"could not be verified: cannot read the trust store {ca_file}: {exc}"
+    if verify_chain and chain_error is None:
+        chain_error = verify_file_chain(chain, ca_file, now, ca_pem)
     if not verify_chain:
         evidence["chain"] = "not checked"
     hostname_ok = hostname_matches(info.names, hostname) if (hostname and verify_hostname) else None

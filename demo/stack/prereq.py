@@ -132,6 +132,14 @@ TOOLS: tuple[Tool, ...] = (
     Tool("df", "coreutils", _T, "infrastructure.disk's mount point on a host without /proc"),
     Tool("sha256sum", "coreutils", _T, "security.secrets_scan hashes a host's files"),
     Tool("ip", "iproute2", _T, "network namespaces of SSH test hosts"),
+    Tool("nsenter", "util-linux", _T, "an SSH test host's SFTP server in its own network"),
+    Tool(
+        "sftp-server",
+        "openssh-sftp-server",
+        _T,
+        "the SFTP server a test host runs in its own network namespace",
+        ("/usr/lib/openssh", "/usr/libexec/openssh", "/usr/libexec"),
+    ),
     # Debian's own tools: what bootstrap runs, and what the prerequisite test asks
     Tool("apt-get", "apt", ("bootstrap",), "installs the packages"),
     Tool("apt-cache", "apt", _T, "the hard dependencies of bootstrap's packages"),

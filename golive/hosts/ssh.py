@@ -242,9 +242,27 @@ class SshHost(Host):
         _, sftp = await self._session()
 
         async def read() -> bytes:
+            # not read(-1): asyncssh sizes read(-1) by the file's stat, and /proc files say
+            # size 0. A file that states its size is read as read(-1) did (one request of
+            # that size, which asyncssh splits into parallel ones); one that says 0 is read
+            # 256 KiB at a time until EOF.
+            parts: list[bytes] = []
+            got = 0
             async with sftp.open(path, "rb") as fh:
-                data: Any = await fh.read(-1 if limit is None else limit)
-                return data if isinstance(data, bytes) else str(data).encode()
+                stated = 0
+                if limit is None:
+                    stated = int((await fh.stat()).size or 0)
+                while limit is None or got < limit:
+                    want = max(_CHUNK, stated if not parts else 0) if limit is None else limit - got
+                    data: Any = await fh.read(want)
+                    chunk = data if isinstance(data, bytes) else str(data).encode()
+                    if not chunk:
+                        break
+                    parts.append(chunk)
+                    got += len(chunk)
+                    if limit is None and stated and got >= stated:
+                        break
+            return b"".join(parts)
 
         data: bytes = await _sftp_call(read(), path)
         return data
@@ -340,22 +358,34 @@ class SshHost(Host):
 
     async def run(self, argv: Sequence[str], *, timeout: float) -> subproc.Completed:
         """Run `argv` in the remote user's shell, quoted; at `timeout` the remote process is
-        sent KILL and the channel closed. Output is kept as `golive.subproc` keeps it."""
+        sent KILL and the channel closed. Output is kept as `golive.subproc` keeps it.
+
+        The command runs under a small `sh` wrapper that first says its process group
+        (from /proc) and then `exec`s it. At the deadline that whole group is killed with
+        `kill -KILL -- -PGID` in a second channel: OpenSSH refuses the SSH `signal` request
+        for root logins (no privilege separation), and closing the channel alone leaves a
+        command that does not write running on the host."""
         conn, _ = await self._session()
         t0 = time.monotonic()
-        command = shlex.join(argv)
+        command = shlex.join(["sh", "-c", _WRAPPER, "golive", *argv])
         process = await conn.create_process(command, encoding=None, stdin=asyncssh_devnull())
+        pgid: str | None = None
+        head = ""
         try:
-            result = await asyncio.wait_for(process.wait(check=False), max(0.01, timeout))
+            head, pgid = await asyncio.wait_for(_read_pgid(process), max(0.01, timeout))
+            remaining = max(0.01, timeout - (time.monotonic() - t0))
+            result = await asyncio.wait_for(process.wait(check=False), remaining)
         except (asyncio.TimeoutError, TimeoutError):
             _kill(process)
+            await self._kill_group(conn, pgid)
             return subproc.Completed(
                 tuple(argv), None, "", "", time.monotonic() - t0, timed_out=True
             )
         except asyncio.CancelledError:
             _kill(process)
+            await asyncio.shield(self._kill_group(conn, pgid))
             raise
-        out, err = _text(result.stdout), _text(result.stderr)
+        out, err = _text(result.stdout), head + _text(result.stderr)
         code = result.exit_status
         if code == 127 and "not found" in err:
             raise FileNotFoundError(2, f"{argv[0]}: command not found on host {self.name}")
@@ -367,6 +397,18 @@ class SshHost(Host):
             time.monotonic() - t0,
         )
 
+    async def _kill_group(self, conn: Any, pgid: str | None) -> None:
+        """Kill what a command left running on the host (its process group), best effort."""
+        if pgid is None or not pgid.isdigit() or int(pgid) <= 1:
+            return
+        with contextlib.suppress(Exception):
+            killer = await conn.create_process(
+                shlex.join(["kill", "-KILL", "--", f"-{pgid}"]),
+                encoding=None,
+                stdin=asyncssh_devnull(),
+            )
+            await asyncio.wait_for(killer.wait(check=False), 5)
+
     async def close(self) -> None:
         """Close SFTP and the connection."""
         if self._sftp is not None:
@@ -376,6 +418,29 @@ class SshHost(Host):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._conn.wait_closed(), 2)
         self._sftp = self._conn = None
+
+
+_CHUNK = 256 * 1024  # bytes per SFTP read request
+_PGID_TAG = "golive-pgid "
+#: Says the process group (field 5 of /proc/$$/stat) on stderr, then becomes the command.
+_WRAPPER = (
+    "{ read -r _ _ _ _ g _ < /proc/$$/stat; } 2>/dev/null; "
+    'printf "golive-pgid %s\\n" "${g:--}" >&2; exec "$@"'
+)
+
+
+async def _read_pgid(process: Any) -> tuple[str, str | None]:
+    """The wrapper's process group line from stderr, and what came before it (a login
+    shell's own messages): read until the tag, at most 100 lines."""
+    before: list[str] = []
+    for _ in range(100):
+        line = _text(await process.stderr.readline())
+        if not line:
+            break
+        if line.startswith(_PGID_TAG):
+            return "".join(before), line[len(_PGID_TAG) :].strip()
+        before.append(line)
+    return "".join(before), None
 
 
 def _text(data: Any) -> str:

@@ -261,3 +261,40 @@ def test_parallel_below_one_is_an_error(tmp_path: Path) -> None:
     result = suites(tmp_path, {"tests/unit/test_a.py": PASSING}, suites=["tests/unit"], parallel=0)
     assert result.status is Status.ERROR
     assert result.summary == "parallel must be at least 1 (got 0)"
+
+
+def test_a_remote_report_cut_short_falls_back_to_pytests_own_summary(tmp_path: Path) -> None:
+    """On a remote host the JUnit XML comes back on pytest's stderr; when it is cut (a very
+    large report), the counts come from pytest's summary line and `-rfE` lines. Fed here
+    with the output of a real pytest run."""
+    import subprocess
+
+    from golive.checks.testing import SuiteResult, _counts_from_summary, _split_junit
+
+    make_project(tmp_path, {"tests/unit/test_a.py": FAILING + PASSING})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/unit",
+            "-q",
+            "-rfE",
+            "-p",
+            "no:cacheprovider",
+            "--junitxml=/dev/stderr",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"},
+        timeout=120,
+    )
+    xml, rest = _split_junit(done.stderr)
+    assert xml.startswith("<?xml") and xml.endswith("</testsuites>")
+    assert "<?xml" not in rest
+    res = SuiteResult("tests/unit")
+    assert _counts_from_summary(done.stdout, res) == 8
+    assert (res.passed, res.failed, res.errors, res.skipped) == (6, 1, 0, 1)
+    assert [f["test"] for f in res.failing] == ["tests/unit/test_a.py::TestMath::test_wrong"]
+    assert res.failing[0]["message"].startswith("AssertionError: arithmeti"), res.failing

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import random
 import socket
 import time
 from pathlib import Path
@@ -40,14 +42,26 @@ def test_reads_match_the_local_view_of_the_same_tree(hosts: Any) -> None:
             with pytest.raises(FileNotFoundError):
                 await ssh.read_text(f"{remote_root}/nope")
             assert await ssh.listdir(remote_root) == await local.listdir(local_root)
+            # /proc files say size 0: read to their end all the same
+            assert (await ssh.read_text("/proc/self/mounts")).count("\n") > 1
+            assert await ssh.read_bytes(f"{remote_root}/{rel}", 5) == b"servi"
             done = await ssh.run(["crontab", "-l"], timeout=10)
             assert done.ok and "daily_backup.sh" in done.stdout
             with pytest.raises(FileNotFoundError):
                 await ssh.run(["golive-no-such-command"], timeout=10)
+            failed = await ssh.run(["sh", "-c", "echo out; echo err >&2; exit 3"], timeout=10)
+            assert (failed.returncode, failed.stdout, failed.stderr) == (3, "out\n", "err\n")
             t0 = time.monotonic()
-            slow = await ssh.run(["sleep", "60"], timeout=1)
+            n = str(random.randint(100000, 999999))  # a command and its child, both hung
+            slow = await ssh.run(["sh", "-c", f"sleep {n} & sleep {n}; wait"], timeout=1)
             assert slow.timed_out and slow.returncode is None
             assert time.monotonic() - t0 < 30  # killed, not waited for
+            for _ in range(50):  # the whole process group is gone from the host
+                left = [p for p in os.listdir("/proc") if p.isdigit() and n in _cmdline(p)]
+                if not left:
+                    break
+                await asyncio.sleep(0.2)
+            assert left == []
             space = await ssh.disk_space(remote_root)
             assert space.total > 0 and 0 <= space.available <= space.total
         finally:
@@ -77,3 +91,10 @@ def test_missing_known_hosts_file_is_a_reason(tmp_path: Path) -> None:
         HostConfig(name="x", ssh="ssh://root@127.0.0.1:1", known_hosts=str(tmp_path / "kh"))
     )
     assert asyncio.run(host.probe()) == f"known_hosts file {tmp_path}/kh does not exist"
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
