@@ -131,6 +131,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("ps", "procps", _T, "operations.cron looks for the cron daemon on a host"),
     Tool("df", "coreutils", _T, "infrastructure.disk's mount point on a host without /proc"),
     Tool("sha256sum", "coreutils", _T, "security.secrets_scan hashes a host's files"),
+    Tool("cat", "coreutils", _T, "a generic `uses: command` check in the SSH host tests"),
     Tool("ip", "iproute2", _T, "network namespaces of SSH test hosts"),
     Tool("nsenter", "util-linux", _T, "an SSH test host's SFTP server in its own network"),
     Tool(
