@@ -18,6 +18,7 @@ their own ``/openapi.json``:
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,15 @@ pytestmark = pytest.mark.integration
 
 
 def _document(url: str) -> OpenApi:
-    resp = httpx.get(f"{url}/openapi.json", timeout=30, trust_env=False)
+    """The API's OpenAPI document; a 429 (the demo's limiter, spent by an earlier burst test
+    in the same window) is waited out as its Retry-After says, within 90 s."""
+    deadline = time.monotonic() + 90
+    while True:
+        resp = httpx.get(f"{url}/openapi.json", timeout=30, trust_env=False)
+        if resp.status_code != 429 or time.monotonic() > deadline:
+            break
+        retry_after = resp.headers.get("retry-after", "1")
+        time.sleep(min(float(retry_after) if retry_after.isdigit() else 1.0, 10.0))
     resp.raise_for_status()
     return OpenApi(resp.json())
 
