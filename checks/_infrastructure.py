@@ -57,18 +57,33 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-async def _compose_cli(commands: list[str]) -> tuple[dict[str, str] | None, list[dict[str, str]]]:
+async def _compose_cli(
+    commands: list[str], host: Host | None = None
+) -> tuple[dict[str, str] | None, list[dict[str, str]]]:
+    """The first of `commands` that answers `version` (on `host` when the engine is on one,
+    else on this machine), and what each command tried said."""
     from golive import subproc
 
     tried: list[dict[str, str]] = []
+    remote = host is not None and not host.is_local
     for command in commands:
         argv = shlex.split(command)
-        if not argv or shutil.which(argv[0]) is None:
+        if not argv or (not remote and shutil.which(argv[0]) is None):
             tried.append(
                 {"command": command, "result": f"{argv[0] if argv else command} not on PATH"}
             )
             continue
-        done = await subproc.run([*argv, "version"], timeout=15)
+        if remote:
+            assert host is not None
+            try:
+                done = await host.run([*argv, "version"], timeout=15)
+            except FileNotFoundError:  # the host's shell found no such command
+                tried.append(
+                    {"command": command, "result": f"{argv[0]} not on PATH on host {host.name}"}
+                )
+                continue
+        else:
+            done = await subproc.run([*argv, "version"], timeout=15)
         text = (done.stdout + done.stderr).strip()
         version = _VERSION.search(text.splitlines()[0] if text else "")
         if done.ok and version:

@@ -53,7 +53,8 @@ async def engine(
     engine (docker or podman) or the host has fewer than `min_cpus` CPUs or
     `min_memory_gb` of memory. The first compose CLI of `compose_commands` that answers
     `version` on PATH is reported; when none does, that part is skipped with the reason
-    (FAIL instead with `require_compose: true`)."""
+    (FAIL instead with `require_compose: true`). With `targets.docker.host`, the engine is
+    reached over that host's SSH connection and the compose CLI is looked for on that host."""
     client = ctx.docker.client
     version: dict[str, Any] = await ctx.docker.call(client.version)
     info: dict[str, Any] = await ctx.docker.call(client.info)
@@ -63,7 +64,10 @@ async def engine(
     engine_version = str(version.get("Version") or info.get("ServerVersion") or "unknown")
     cpus = int(info.get("NCPU") or 0)
     memory_gb = round(float(info.get("MemTotal") or 0) / GB, 1)
-    compose, tried = await _compose_cli(compose_commands)
+    engine_host = ctx.docker.host
+    compose, tried = await _compose_cli(compose_commands, engine_host)
+    on = f"host {engine_host.name}" if engine_host is not None else "the host"
+    path_of = f"PATH on host {engine_host.name}" if engine_host is not None else "PATH"
     evidence: dict[str, Any] = {
         "engine": kind,
         "version": engine_version,
@@ -74,17 +78,19 @@ async def engine(
         "memory_gb": memory_gb,
         "compose_cli": tried,
     }
+    if engine_host is not None:
+        evidence["host"] = f"{engine_host.name} ({engine_host.address})"
     problems = []
     minimum = min_versions.get(kind)
     if minimum and _version_tuple(engine_version) < _version_tuple(minimum):
         problems.append(f"{kind} {engine_version} is older than the minimum {minimum}")
     if cpus < min_cpus:
-        problems.append(f"the host has {cpus} CPUs, fewer than {min_cpus}")
+        problems.append(f"{on} has {cpus} CPUs, fewer than {min_cpus}")
     if memory_gb < min_memory_gb:
-        problems.append(f"the host has {memory_gb:g} GB of memory, less than {min_memory_gb:g} GB")
+        problems.append(f"{on} has {memory_gb:g} GB of memory, less than {min_memory_gb:g} GB")
     if compose is None and require_compose:
         problems.append(
-            "no compose CLI answers on PATH (tried " + ", ".join(compose_commands) + ")"
+            f"no compose CLI answers on {path_of} (tried " + ", ".join(compose_commands) + ")"
         )
     measurements = {"cpus": float(cpus), "memory_gb": memory_gb}
     if problems:
@@ -95,10 +101,13 @@ async def engine(
         compose_text = f"compose CLI: {compose['command']} {compose['version']}"
     else:
         compose_text = (
-            "compose CLI check skipped: none of " + ", ".join(compose_commands) + " answers on PATH"
+            "compose CLI check skipped: none of "
+            + ", ".join(compose_commands)
+            + f" answers on {path_of}"
         )
+    where = f"host {engine_host.name}" if engine_host is not None else "a host"
     return Outcome.passed(
-        f"{kind} {engine_version} on a host with {cpus} CPUs and {memory_gb:g} GB of memory; "
+        f"{kind} {engine_version} on {where} with {cpus} CPUs and {memory_gb:g} GB of memory; "
         f"{compose_text}",
         evidence=evidence,
         measurements=measurements,

@@ -124,6 +124,10 @@ class DockerTarget(Model):
     """The container engine (Docker Engine API, or podman's compatible socket)."""
 
     base_url: str | None = None  # default: $DOCKER_HOST, else unix:///var/run/docker.sock
+    # the engine on one of targets.hosts: its socket forwarded over that host's SSH connection
+    # (the host's pinned keys and identity); `socket` is the engine's socket on that host
+    host: str | None = None
+    socket: str = "/var/run/docker.sock"
     compose_project: str | None = None  # find containers by com.docker.compose.project
     containers: dict[str, str] = {}  # service -> explicit container name
     timeout: Duration = 10.0
@@ -846,6 +850,17 @@ def _cross_check(config: Config) -> list[Problem]:
         msg = "the Alertmanager notifier posts to targets.alertmanager, which is not configured"
         problems.append(config.problem(("monitor", "notify", "alertmanager"), msg))
     problems.extend(_approval_problems(config))
+    docker = config.targets.docker
+    if docker is not None and docker.host is not None:
+        names = [h.name for h in config.hosts]
+        if docker.base_url is not None:
+            msg = "set either base_url or host (the engine's socket on that host), not both"
+            problems.append(config.problem(("targets", "docker", "host"), msg))
+        elif docker.host not in names:
+            msg = f"no host is named {docker.host!r}{did_you_mean(docker.host, names)}" + (
+                f"; hosts: {', '.join(names)}" if names else "; targets.hosts lists no host"
+            )
+            problems.append(config.problem(("targets", "docker", "host"), msg))
     seen: dict[str, tuple[str, int]] = {}
     for section, index, entry in config.entries():
         loc = ("sections", section, "checks", index, "id")

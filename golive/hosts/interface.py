@@ -120,6 +120,12 @@ class Host(abc.ABC):
         """Run a read-only command (no shell locally; quoted for the remote shell over SSH)
         until it exits or `timeout` passes; raises OSError when it cannot be started."""
 
+    @abc.abstractmethod
+    async def unix_socket(self, path: str) -> str:
+        """A UNIX socket path on this machine that reaches the socket `path` on the host
+        (the path itself locally; a socket forwarded over the SSH connection remotely, removed
+        by `close`). Raises HostUnavailable, or OSError when the host has no socket there."""
+
     async def close(self) -> None:  # noqa: B027 - optional: only remote hosts hold resources
         """Release connections (nothing to do for the local host)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat as stat_mod
 from collections.abc import Sequence
 
 from golive import subproc
@@ -75,6 +76,15 @@ class LocalHost(Host):
             )
 
         return await asyncio.to_thread(measure)
+
+    async def unix_socket(self, path: str) -> str:
+        """The path itself (it must be a socket)."""
+        st = await self.stat(path)
+        if st is None:
+            raise FileNotFoundError(f"no socket at {path}")
+        if not stat_mod.S_ISSOCK(st.mode):
+            raise OSError(f"{path} is not a socket")
+        return path
 
     async def run(self, argv: Sequence[str], *, timeout: float) -> subproc.Completed:
         """golive.subproc.run: its own process group, killed at the deadline."""

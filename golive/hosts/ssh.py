@@ -20,8 +20,10 @@ import asyncio
 import contextlib
 import os
 import shlex
+import shutil
 import socket
 import stat as stat_mod
+import tempfile
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -70,6 +72,9 @@ class SshHost(Host):
         self._failed: str | None = None
         self._mount_points: list[str] | None = None
         self._walks: dict[tuple[str, frozenset[str]], asyncio.Future[list[WalkEntry]]] = {}
+        self._sockets: dict[str, str] = {}  # remote socket path -> local forwarded socket
+        self._forwards: list[tuple[Any, str]] = []  # (listener, its temporary directory)
+        self._socket_lock = asyncio.Lock()
 
     @property
     def address(self) -> str:
@@ -409,8 +414,59 @@ class SshHost(Host):
             )
             await asyncio.wait_for(killer.wait(check=False), 5)
 
+    async def unix_socket(self, path: str) -> str:
+        """A local socket (in a private temporary directory) forwarded over this host's SSH
+        connection to the socket `path` on the host, as `ssh -L local.sock:path` does
+        (direct-streamlocal; sshd's AllowStreamLocalForwarding, on by default, must allow it).
+        One channel is opened first, so a missing socket or a refusing sshd is reported here
+        with its reason rather than as a dropped connection later."""
+        import asyncssh
+
+        async with self._socket_lock:
+            if path in self._sockets:
+                return self._sockets[path]
+            conn, _ = await self._session()
+            st = await self.stat(path)
+            if st is None:
+                raise FileNotFoundError(f"no socket at {path} on host {self.name}")
+            if not stat_mod.S_ISSOCK(st.mode):
+                raise OSError(f"{path} on host {self.name} is not a socket")
+            try:
+                _, writer = await asyncio.wait_for(
+                    conn.open_unix_connection(path), self.connect_timeout
+                )
+            except asyncssh.ChannelOpenError as exc:
+                raise OSError(
+                    f"sshd on {self.where} did not connect to {path}: "
+                    f"{' '.join(str(exc.reason).split())} (is stream-local forwarding "
+                    "allowed? AllowStreamLocalForwarding in sshd_config)"
+                ) from None
+            except (asyncio.TimeoutError, TimeoutError):
+                raise OSError(
+                    f"sshd on {self.where} did not open a channel to {path} within "
+                    f"{self.connect_timeout:g}s"
+                ) from None
+            writer.close()
+            tmp = tempfile.mkdtemp(prefix="golive-ssh-")
+            local = os.path.join(tmp, "forward.sock")
+            try:
+                listener = await conn.forward_local_path(local, path)
+            except Exception:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            self._forwards.append((listener, tmp))
+            self._sockets[path] = local
+            return local
+
     async def close(self) -> None:
-        """Close SFTP and the connection."""
+        """Close forwarded sockets (removing them), SFTP and the connection."""
+        for listener, tmp in self._forwards:
+            listener.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(listener.wait_closed(), 2)
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._forwards.clear()
+        self._sockets.clear()
         if self._sftp is not None:
             self._sftp.exit()
         if self._conn is not None:

@@ -151,7 +151,7 @@ class Targets:
         if kind == "docker":
             from golive.targets.docker import DockerTarget
 
-            return DockerTarget(cfg)
+            return DockerTarget(cfg, host=self.hosts()[cfg.host] if cfg.host else None)
         if kind == "prometheus":
             from golive.targets.prometheus import PrometheusTarget
 
@@ -214,7 +214,11 @@ class Targets:
         if t.redis is not None:
             out["redis"] = t.redis.url
         if t.docker is not None:
-            out["docker"] = t.docker.base_url or "$DOCKER_HOST"
+            if t.docker.host is not None:
+                host = self.hosts()[t.docker.host]
+                out["docker"] = f"{t.docker.socket} on host {host.name} ({host.address})"
+            else:
+                out["docker"] = t.docker.base_url or "$DOCKER_HOST"
             if t.docker.compose_project:
                 out["docker"] += f" (compose project {t.docker.compose_project})"
         if t.project is not None:

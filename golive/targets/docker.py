@@ -14,8 +14,11 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from golive.hosts.interface import HostUnavailable
+
 if TYPE_CHECKING:
     from golive.config import DockerTarget as DockerConfig
+    from golive.hosts.interface import Host
 
 T = TypeVar("T")
 PROJECT_LABEL = "com.docker.compose.project"
@@ -27,13 +30,31 @@ class DockerTarget:
 
     kind = "docker"
 
-    def __init__(self, cfg: DockerConfig) -> None:
+    def __init__(self, cfg: DockerConfig, host: Host | None = None) -> None:
         self.cfg = cfg
+        self.host = host  # `host:` in golive.yaml: the engine's socket on that host
         self.base_url = (
             cfg.base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         )
         self._client: Any = None
         self._lock = threading.Lock()
+        self._socket: asyncio.Future[str] | None = None
+
+    @property
+    def where(self) -> str:
+        """Where the engine is, as reasons name it."""
+        if self.host is not None:
+            return f"{self.cfg.socket} on host {self.host.name}"
+        return self.base_url
+
+    async def _connect_socket(self) -> None:
+        """With `host:`, point the client at the engine socket on that host (forwarded over
+        its SSH connection once per run; the plain path for the local machine)."""
+        if self.host is None:
+            return
+        if self._socket is None:
+            self._socket = asyncio.ensure_future(self.host.unix_socket(self.cfg.socket))
+        self.base_url = "unix://" + await asyncio.shield(self._socket)
 
     @property
     def client(self) -> Any:
@@ -55,6 +76,7 @@ class DockerTarget:
 
     async def call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """Run a blocking SDK call in a thread."""
+        await self._connect_socket()
         return await asyncio.to_thread(fn, *args, **kw)
 
     async def containers(self, *, all: bool = False) -> list[Any]:
@@ -101,23 +123,28 @@ class DockerTarget:
         text = " ".join(str(exc).split())
         if self.base_url.startswith("ssh://") and ("Broken pipe" in text or "aborted" in text):
             return (
-                f"container engine at {self.base_url}: the ssh command ended (connection "
+                f"container engine at {self.where}: the ssh command ended (connection "
                 "refused, host key not in ~/.ssh/known_hosts, key refused, or no docker "
                 "command on the host; ssh printed why on stderr)"
             )
         if "No such file or directory" in text or "FileNotFoundError" in text:
-            return f"container engine socket not found at {self.base_url}"
+            return f"container engine socket not found at {self.where}"
         if "Connection refused" in text:
-            return f"container engine at {self.base_url} refused the connection"
+            return f"container engine at {self.where} refused the connection"
         if "timed out" in text.lower():
             return (
-                f"container engine at {self.base_url} accepted the connection but did not "
+                f"container engine at {self.where} accepted the connection but did not "
                 f"answer within {self.cfg.timeout:g}s"
             )
-        return f"container engine at {self.base_url}: {text or type(exc).__name__}"
+        return f"container engine at {self.where}: {text or type(exc).__name__}"
 
     async def probe(self) -> str | None:
         """None when the engine answers a ping."""
+        try:
+            await self._connect_socket()
+        except (HostUnavailable, OSError) as exc:
+            self._socket = None
+            return f"container engine at {self.where}: {' '.join(str(exc).split())}"
         try:
             await self.call(lambda: self.client.ping())
         except Exception as exc:

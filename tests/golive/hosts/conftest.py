@@ -103,6 +103,7 @@ def host_config(
     checks: dict[str, list[dict[str, Any]]],
     *,
     host_entries: list[dict[str, Any]] | None = None,
+    targets_extra: dict[str, Any] | None = None,
     **extra: Any,
 ) -> str:
     """A golive.yaml for the hosts' deployed project, with the given sections."""
@@ -115,6 +116,7 @@ def host_config(
                 "env_files": [".env"],
             },
             "hosts": host_entries if host_entries is not None else hosts.golive_block(),
+            **(targets_extra or {}),
         },
         "defaults": {"timeout": "20s"},
         "sections": {name: {"checks": c} for name, c in checks.items()},

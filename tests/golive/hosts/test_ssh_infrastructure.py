@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from tests.checks.certs import Pki
 from tests.conftest import tool
 from tests.golive.hosts.conftest import host_config
-from tests.golive.hosts.test_ssh_hosts import run_json, verdicts
+from tests.golive.hosts.test_ssh_hosts import golive, run_json, verdicts
 
 pytestmark = pytest.mark.integration
 
@@ -216,3 +217,97 @@ def test_ports_are_those_listening_on_each_host(
         for p in listeners:
             p.kill()
             p.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# the container engine on a host: its socket forwarded over that host's SSH connection
+
+
+def _engine_config(
+    tmp_path: Path, hosts: Any, docker: dict[str, Any], checks: list[dict[str, Any]]
+) -> str:
+    return host_config(
+        tmp_path,
+        hosts,
+        {
+            section: picked
+            for section in ("security", "infrastructure")
+            if (picked := [c for c in checks if c["id"].startswith(section + ".")])
+        },
+        targets_extra={"docker": docker},
+    )
+
+
+def test_the_engine_on_a_host_is_reached_over_its_ssh_connection(
+    tmp_path: Path, hosts: Any, stack_containers: Any
+) -> None:
+    """The stack's podman socket, reached through host1's SSH connection (pinned key): the
+    engine check reads the engine's version and the host's resources through the forwarded
+    socket and looks for the compose CLI on host1; container_hardening lists and inspects
+    the stack's containers through it."""
+    sock = stack_containers.docker_host.removeprefix("unix://")
+    engine = {
+        "id": "infrastructure.engine",
+        "params": {"compose_commands": [f"{sys.executable} -m podman_compose"], "min_cpus": 1},
+    }
+    docker = {"host": "host1", "socket": sock, "compose_project": stack_containers.compose_project}
+    cfg = _engine_config(tmp_path, hosts, docker, [engine, {"id": "security.container_hardening"}])
+    run, _ = run_json(tmp_path, cfg)
+    v = verdicts(run)
+    status, summary = v[("infrastructure.engine", None)]
+    assert status == "PASS", summary
+    assert summary.startswith("podman ") and " on host host1 with " in summary, summary
+    assert "compose CLI: " in summary and "podman_compose" in summary
+    status, summary = v[("security.container_hardening", None)]
+    assert status == "PASS", summary
+    assert summary.startswith("9 containers run unprivileged"), summary
+    assert run["targets"]["docker"].startswith(f"{sock} on host host1 (ssh://")
+    # the forwarded socket golive made is gone after the run
+    assert not list(Path(tempfile.gettempdir()).glob("golive-ssh-*/forward.sock"))
+
+    # a real failure through the same path: the engine is older than a minimum
+    engine["params"]["min_versions"] = {"podman": "99.0"}
+    cfg = _engine_config(tmp_path, hosts, docker, [engine])
+    run, _ = run_json(tmp_path, cfg)
+    status, summary = verdicts(run)[("infrastructure.engine", None)]
+    assert status == "FAIL" and "is older than the minimum 99.0" in summary, summary
+
+    # no compose CLI on host1: looked for there, and named so
+    engine["params"] = {"compose_commands": ["golive-no-such-compose"], "min_cpus": 1}
+    cfg = _engine_config(tmp_path, hosts, docker, [engine])
+    run, _ = run_json(tmp_path, cfg)
+    status, summary = verdicts(run)[("infrastructure.engine", None)]
+    assert status == "PASS", summary
+    assert summary.endswith(
+        "compose CLI check skipped: none of golive-no-such-compose answers on PATH on host host1"
+    )
+
+
+def test_an_engine_socket_missing_on_the_host_skips_with_the_reason(
+    tmp_path: Path, hosts: Any
+) -> None:
+    missing = f"{hosts.mount_at}/no-engine.sock"
+    docker = {"host": "host2", "socket": missing}
+    cfg = _engine_config(tmp_path, hosts, docker, [{"id": "infrastructure.engine"}])
+    run, _ = run_json(tmp_path, cfg)
+    assert verdicts(run)[("infrastructure.engine", None)] == (
+        "SKIP",
+        f"docker unreachable: container engine at {missing} on host host2: "
+        f"no socket at {missing} on host host2",
+    )
+    # a path that exists but is not a socket
+    docker["socket"] = f"{hosts.mount_at}/.env"
+    cfg = _engine_config(tmp_path, hosts, docker, [{"id": "infrastructure.engine"}])
+    run, _ = run_json(tmp_path, cfg)
+    status, summary = verdicts(run)[("infrastructure.engine", None)]
+    assert status == "SKIP" and summary.endswith(
+        f"{hosts.mount_at}/.env on host host2 is not a socket"
+    )
+
+
+def test_an_engine_on_an_unknown_host_is_a_located_config_error(tmp_path: Path, hosts: Any) -> None:
+    cfg = _engine_config(tmp_path, hosts, {"host": "hots1"}, [{"id": "infrastructure.engine"}])
+    done = golive("validate", "--config", cfg)
+    assert done.returncode == 2
+    assert "targets.docker.host" in done.stderr + done.stdout
+    assert "no host is named 'hots1'" in done.stderr + done.stdout
