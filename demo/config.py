@@ -28,6 +28,9 @@ class Settings:
     rate_limit_enabled: bool
     max_requests_per_minute: int
     max_requests_per_hour: int
+    # the length of the "minute" window; 60 in production, shorter only where a test
+    # waits for a throttle to lift
+    rate_limit_window_seconds: int
     max_request_size: int
 
     @classmethod
@@ -46,6 +49,7 @@ class Settings:
             rate_limit_enabled=_bool(os.environ.get("RATE_LIMIT_ENABLED"), True),
             max_requests_per_minute=_int("MAX_REQUESTS_PER_MINUTE", 600),
             max_requests_per_hour=_int("MAX_REQUESTS_PER_HOUR", 20000),
+            rate_limit_window_seconds=max(1, _int("RATE_LIMIT_WINDOW_SECONDS", 60)),
             max_request_size=_int("MAX_REQUEST_SIZE", 1_048_576),
         )
 

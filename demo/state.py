@@ -42,7 +42,10 @@ class AppState:
             settings.redis_url, socket_timeout=1, socket_connect_timeout=1
         )
         limiter = RateLimiter(
-            client, settings.max_requests_per_minute, settings.max_requests_per_hour
+            client,
+            settings.max_requests_per_minute,
+            settings.max_requests_per_hour,
+            window=settings.rate_limit_window_seconds,
         )
         return cls(settings, pool, client, limiter)
 
