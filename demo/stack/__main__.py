@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 
 from demo.stack import lifecycle, procs, sshhosts
+from demo.stack.cli import Commands
 from demo.stack.model import Stack
+
+COMMANDS = Commands(Stack, lifecycle.stop, name="stack", unrecorded="no stack recorded")
 
 
 def _load(state_dir: Path) -> Stack | None:
@@ -52,35 +55,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("  (containers: podman not installed or disabled)")
     print(f"credentials: python -m demo.stack env --state-dir {shlex.quote(str(args.state_dir))}")
     return 0
-
-
-def cmd_down(args: argparse.Namespace) -> int:
-    stack = _load(args.state_dir)
-    if stack is None:
-        print(f"no stack recorded in {args.state_dir}")
-        return 0
-    try:
-        forced = lifecycle.stop(stack, purge=args.purge)
-    except RuntimeError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 1
-    for pid, cmd in forced:
-        print(f"force-killed leftover process {pid}: {cmd[:120]}", file=sys.stderr)
-    print("stack stopped" + (" and state dir removed" if args.purge else ""))
-    return 0
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    stack = _load(args.state_dir)
-    if stack is None or not stack.pids:
-        print(f"not running ({args.state_dir})")
-        return 3
-    states = lifecycle.status(stack)
-    for name, ok in states.items():
-        print(f"{name:14s} {'up' if ok else 'DOWN'} (pid {stack.pids[name]})")
-    api_ok = procs.http_ok(f"{stack.api_url}/health/live")
-    print(f"{'api http':14s} {'up' if api_ok else 'DOWN'} ({stack.api_url})")
-    return 0 if all(states.values()) and api_ok else 1
 
 
 def cmd_env(args: argparse.Namespace) -> int:
@@ -179,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     args.state_dir = args.state_dir.resolve()
     handler = {
         "up": cmd_up,
-        "down": cmd_down,
-        "status": cmd_status,
+        "down": COMMANDS.down,
+        "status": COMMANDS.status,
         "env": cmd_env,
         "doctor": cmd_doctor,
     }

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from demo.stack import (
     app,
@@ -25,6 +27,8 @@ from demo.stack import (
     tls,
 )
 from demo.stack.model import Stack
+
+S = TypeVar("S", bound=Stack)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO_ROOT / ".golive-stack"
@@ -66,13 +70,22 @@ def status(stack: Stack) -> dict[str, bool]:
     return {name: procs.alive(pid) for name, pid in sorted(stack.pids.items())}
 
 
-def _prepare_dir(state_dir: Path) -> None:
-    old = Stack.load(state_dir)
+def prepare_dir(
+    state_dir: Path,
+    record: type[S],
+    stop_old: Callable[[S], object],
+    what: str = "stack",
+) -> None:
+    """Stop with ``stop_old`` whatever the record in ``state_dir`` (of the launcher's type
+    ``record``) says was started there, then make the directory afresh: empty but for ``logs/`` and
+    a ``.gitignore``. A failure to stop is reported (naming the previous ``what``), not raised.
+    """
+    old = record.load(state_dir)
     if old is not None:
         try:
-            stop(old)
+            stop_old(old)
         except RuntimeError as exc:  # leftovers of a crashed run: report, then start afresh
-            print(f"warning: cleaning the previous stack: {exc}", file=sys.stderr)
+            print(f"warning: cleaning the previous {what}: {exc}", file=sys.stderr)
     if state_dir.exists():
         shutil.rmtree(state_dir)
     state_dir.mkdir(parents=True)
@@ -121,7 +134,7 @@ def start(
     if with_containers is None:
         with_containers = containers_available()
     began = time.monotonic()
-    _prepare_dir(state_dir)
+    prepare_dir(state_dir, Stack, stop)
     stack = Stack(state_dir=state_dir)
     for name in (
         "postgres_superuser_password",
@@ -202,6 +215,20 @@ def _leftovers(stack: Stack) -> list[tuple[int, str]]:
     return sorted(found.items())
 
 
+def kill_leftovers(stack: Stack) -> list[tuple[int, str]]:
+    """Force-kill every process still mentioning the state dir, the PostgreSQL base or the
+    podman socket's directory, wait until they are gone and return them (pid, command)."""
+    leftovers = _leftovers(stack)
+    for pid, _ in leftovers:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    if leftovers:
+        procs.wait_until(lambda: not _leftovers(stack), 10, "leftover processes")
+    return leftovers
+
+
 def _unmount_under(root: Path) -> None:
     try:
         mounts = Path("/proc/self/mounts").read_text().splitlines()
@@ -245,14 +272,7 @@ def stop(stack: Stack, *, purge: bool = False) -> list[tuple[int, str]]:
     except Exception as exc:
         errors.append(f"postgres: {exc}")
     stack.pids.pop("postgres", None)
-    leftovers = _leftovers(stack)
-    for pid, _ in leftovers:
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
-    if leftovers:
-        procs.wait_until(lambda: not _leftovers(stack), 10, "leftover processes")
+    leftovers = kill_leftovers(stack)
     _unmount_under(stack.state_dir)
     stack.pids.clear()
     if stack.state_dir.exists():

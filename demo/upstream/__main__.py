@@ -10,13 +10,17 @@ import time
 from pathlib import Path
 
 from demo.stack import procs
+from demo.stack.cli import Commands
+from demo.stack.lifecycle import is_up
 from demo.upstream import lifecycle, pyenv
 from demo.upstream.model import UpstreamStack
+
+COMMANDS = Commands(UpstreamStack, lifecycle.stop, name="Ordinaut", unrecorded="nothing recorded")
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     existing = UpstreamStack.load(args.state_dir)
-    if existing is not None and lifecycle.is_up(existing):
+    if existing is not None and is_up(existing):
         print(f"Ordinaut already running in {args.state_dir} (API {existing.api_url})")
         return 0
     began = time.monotonic()
@@ -36,35 +40,6 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"  {name}={value}")
     print(f"variables for golive: python -m demo.upstream env --state-dir {args.state_dir}")
     return 0
-
-
-def cmd_down(args: argparse.Namespace) -> int:
-    stack = UpstreamStack.load(args.state_dir)
-    if stack is None:
-        print(f"nothing recorded in {args.state_dir}")
-        return 0
-    try:
-        forced = lifecycle.stop(stack, purge=args.purge)
-    except RuntimeError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 1
-    for pid, cmd in forced:
-        print(f"force-killed leftover process {pid}: {cmd[:120]}", file=sys.stderr)
-    print("Ordinaut stopped" + (" and state dir removed" if args.purge else ""))
-    return 0
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    stack = UpstreamStack.load(args.state_dir)
-    if stack is None or not stack.pids:
-        print(f"not running ({args.state_dir})")
-        return 3
-    states = lifecycle.status(stack)
-    for name, ok in states.items():
-        print(f"{name:14s} {'up' if ok else 'DOWN'} (pid {stack.pids[name]})")
-    api_ok = procs.http_ok(f"{stack.api_url}/health/live")
-    print(f"{'api http':14s} {'up' if api_ok else 'DOWN'} ({stack.api_url})")
-    return 0 if all(states.values()) and api_ok else 1
 
 
 def cmd_env(args: argparse.Namespace) -> int:
@@ -108,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args.state_dir = args.state_dir.resolve()
     if getattr(args, "source", None) is not None:
         args.source = args.source.resolve()
-    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env}
+    handler = {"up": cmd_up, "down": COMMANDS.down, "status": COMMANDS.status, "env": cmd_env}
     return handler[args.command](args)
 
 

@@ -22,7 +22,7 @@ import psycopg
 
 from demo.stack import observability, postgres, procs, redis_server
 from demo.stack.app import stop_named
-from demo.stack.lifecycle import missing_required
+from demo.stack.lifecycle import is_up, kill_leftovers, missing_required, prepare_dir
 from demo.upstream import pyenv, tree
 from demo.upstream.model import UpstreamStack
 
@@ -63,33 +63,6 @@ def find_source() -> Path | None:
         if (candidate / "api" / "main.py").is_file():
             return candidate
     return None
-
-
-def is_up(stack: UpstreamStack) -> bool:
-    """True when every recorded process lives and the API answers."""
-    if not stack.pids or not all(procs.alive(pid) for pid in stack.pids.values()):
-        return False
-    return procs.http_ok(f"{stack.api_url}/health/live")
-
-
-def status(stack: UpstreamStack) -> dict[str, bool]:
-    """Liveness of each recorded process."""
-    return {name: procs.alive(pid) for name, pid in sorted(stack.pids.items())}
-
-
-def _prepare_dir(state_dir: Path) -> None:
-    old = UpstreamStack.load(state_dir)
-    if old is not None:
-        try:
-            stop(old)
-        except RuntimeError as exc:
-            print(f"warning: cleaning the previous run: {exc}", file=sys.stderr)
-    if state_dir.exists():
-        shutil.rmtree(state_dir)
-    state_dir.mkdir(parents=True)
-    os.chmod(state_dir, 0o711)  # the postgres user must traverse it
-    (state_dir / "logs").mkdir()
-    (state_dir / ".gitignore").write_text("*\n")
 
 
 def _migrate(sql_file: Path, dsn: str) -> None:
@@ -225,7 +198,7 @@ def start(
             f"Ordinaut's release tree not found (set {SOURCE_ENV} to its directory)",
         )
     began = time.monotonic()
-    _prepare_dir(state_dir)
+    prepare_dir(state_dir, UpstreamStack, stop, "run")
     stack = UpstreamStack(state_dir=state_dir, version=RELEASE)
     env_log = state_dir / "logs" / "python-env.log"
     try:
@@ -303,16 +276,6 @@ def _start_all(stack: UpstreamStack) -> None:
     )
 
 
-def _leftovers(stack: UpstreamStack) -> list[tuple[int, str]]:
-    roots = [str(stack.state_dir)]
-    if "pg_base" in stack.paths:
-        roots.append(stack.paths["pg_base"])
-    found: dict[int, str] = {}
-    for root in roots:
-        found.update(dict(procs.processes_mentioning(root)))
-    return sorted(found.items())
-
-
 def stop(stack: UpstreamStack, *, purge: bool = False) -> list[tuple[int, str]]:
     """Stop everything started for ``stack``; return the processes that had to be killed."""
     errors: list[str] = []
@@ -331,14 +294,7 @@ def stop(stack: UpstreamStack, *, purge: bool = False) -> list[tuple[int, str]]:
             stop_named(stack, [name])
         except Exception as exc:
             errors.append(f"{name}: {exc}")
-    leftovers = _leftovers(stack)
-    for pid, _ in leftovers:
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
-    if leftovers:
-        procs.wait_until(lambda: not _leftovers(stack), 10, "leftover processes")
+    leftovers = kill_leftovers(stack)
     stack.pids.clear()
     if stack.state_dir.exists():
         stack.save()
