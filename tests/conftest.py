@@ -69,7 +69,7 @@ def tool(name: str) -> str:
 def launched(
     *,
     reuse: str,
-    load: Callable[[Path], S | None],
+    record: type[S],
     unavailable: Callable[[], str | None],
     start: Callable[[Path], S],
     stop: Callable[..., object],
@@ -77,20 +77,22 @@ def launched(
     missing: Callable[[str], None] = _missing,
 ) -> Iterator[S]:
     """Yield a running stack of one launcher (:mod:`demo.stack`, :mod:`demo.upstream`) for a
-    session fixture: the one recorded in the state dir named by the environment variable
-    ``reuse`` when it is up (left running), else one started with ``start`` in a new
-    temporary dir named ``prefix...`` and stopped (purged) with ``stop`` at the end.
+    session fixture: the one (of the launcher's record type ``record``) in the state dir
+    named by the environment variable ``reuse`` when it is up (left running), else one
+    started with ``start`` in a new temporary dir named ``prefix...`` and stopped (purged)
+    with ``stop`` at the end.
 
     What ``unavailable`` names (missing programs, a missing release tree) goes to
     ``missing`` (skip, or fail under CI=true); a start that fails fails the test with the
     failing service's log tail.
     """
-    from demo.stack import ServiceFailed, is_up
+    from demo.stack.lifecycle import running
+    from demo.stack.procs import ServiceFailed
 
     reused = os.environ.get(reuse)
     if reused:
-        existing = load(Path(reused))
-        if existing is not None and is_up(existing):
+        existing = running(Path(reused), record)
+        if existing is not None:
             yield existing
             return
     what = unavailable()
@@ -117,7 +119,7 @@ def stack() -> Iterator[Stack]:
         _missing(f"demo extra ({exc.name})")
     yield from launched(
         reuse="GOLIVE_TEST_STACK_DIR",
-        load=launcher.load,
+        record=launcher.Stack,
         unavailable=lambda: ", ".join(launcher.missing_required()) or None,
         start=launcher.start,
         stop=launcher.stop,

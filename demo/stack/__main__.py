@@ -9,11 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from demo.stack import lifecycle, procs, sshhosts
-from demo.stack.cli import Commands
+from demo.stack import cli, lifecycle, procs, sshhosts
 from demo.stack.model import Stack
 
-COMMANDS = Commands(Stack, lifecycle.stop, name="stack", unrecorded="no stack recorded")
+COMMANDS = cli.Commands(Stack, lifecycle.stop, name="stack", unrecorded="no stack recorded")
 
 
 def _load(state_dir: Path) -> Stack | None:
@@ -21,8 +20,8 @@ def _load(state_dir: Path) -> Stack | None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    existing = _load(args.state_dir)
-    if existing is not None and lifecycle.is_up(existing):
+    existing = lifecycle.running(args.state_dir, Stack)
+    if existing is not None:
         print(f"stack already running in {args.state_dir} (API {existing.api_url})")
         return 0
     began = time.monotonic()
@@ -109,14 +108,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m demo.stack", description=__doc__)
-    parser.add_argument(
-        "--state-dir",
-        type=Path,
-        default=lifecycle.DEFAULT_STATE_DIR,
-        help="state directory (default: %(default)s)",
+    parser, sub = cli.parser(
+        "python -m demo.stack", lifecycle.DEFAULT_STATE_DIR, description=__doc__
     )
-    sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the stack (no-op when it runs)")
     up.add_argument("--no-containers", action="store_true", help="skip podman even if present")
     up.add_argument(
@@ -132,9 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="rules file for Prometheus instead of ops/alert_rules.yml",
     )
-    down = sub.add_parser("down", help="stop everything the stack started")
-    down.add_argument("--purge", action="store_true", help="also delete the state dir")
-    sub.add_parser("status", help="liveness of each process (exit 0 when all up)")
+    COMMANDS.add_parsers(sub, down_help="stop everything the stack started")
     env = sub.add_parser("env", help="print export lines for golive")
     env.add_argument("--json", action="store_true")
     doctor = sub.add_parser(
@@ -146,11 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="comma-separated groups to check: stack, containers, tests, benchmarks (default all)",
     )
-    # accept --state-dir after the sub-command too
-    for p in (up, down, sub.choices["status"], env, doctor):
-        p.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    args.state_dir = args.state_dir.resolve()
+    args = cli.parse(parser, sub, argv)
     handler = {
         "up": cmd_up,
         "down": COMMANDS.down,

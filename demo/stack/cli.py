@@ -1,19 +1,50 @@
-"""The ``down`` and ``status`` commands of both launchers' command lines (``python -m
-demo.stack`` and ``python -m demo.upstream``): the same for any record type, given how to
-stop it and what to call it."""
+"""What both launchers' command lines (``python -m demo.stack`` and ``python -m
+demo.upstream``) share: the ``--state-dir`` option, and the ``down`` and ``status``
+commands, the same for any record type given how to stop it and what to call it."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
 from demo.stack import lifecycle, procs
 from demo.stack.model import Stack
 
 S = TypeVar("S", bound=Stack)
 S_contra = TypeVar("S_contra", bound=Stack, contravariant=True)
+SubParsers = argparse._SubParsersAction  # the type of add_subparsers()'s result
+
+
+def parser(
+    prog: str, default_state_dir: Path, **kwargs: Any
+) -> tuple[argparse.ArgumentParser, SubParsers[argparse.ArgumentParser]]:
+    """A parser for ``prog`` (``kwargs`` go to :class:`argparse.ArgumentParser`) with
+    ``--state-dir`` and its required sub-commands, to which the caller adds its own."""
+    main = argparse.ArgumentParser(prog=prog, **kwargs)
+    main.add_argument(
+        "--state-dir",
+        type=Path,
+        default=default_state_dir,
+        help="state directory (default: %(default)s)",
+    )
+    return main, main.add_subparsers(dest="command", required=True)
+
+
+def parse(
+    main: argparse.ArgumentParser,
+    sub: SubParsers[argparse.ArgumentParser],
+    argv: list[str] | None,
+) -> argparse.Namespace:
+    """Parse ``argv`` (with ``--state-dir`` accepted after any sub-command too); the state
+    dir comes back resolved."""
+    for command in sub.choices.values():
+        command.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS)
+    args = main.parse_args(argv)
+    args.state_dir = args.state_dir.resolve()
+    return args
 
 
 class Stop(Protocol[S_contra]):
@@ -31,6 +62,12 @@ class Commands(Generic[S]):
     stop: Stop[S]
     name: str  # what ``down`` says it stopped: "stack", "Ordinaut"
     unrecorded: str  # what ``down`` says of a state dir without a record: "no stack recorded"
+
+    def add_parsers(self, sub: SubParsers[argparse.ArgumentParser], down_help: str) -> None:
+        """Add the ``down`` (with ``--purge``) and ``status`` sub-commands to ``sub``."""
+        down = sub.add_parser("down", help=down_help)
+        down.add_argument("--purge", action="store_true", help="also delete the state dir")
+        sub.add_parser("status", help="liveness of each process (exit 0 when all up)")
 
     def down(self, args: argparse.Namespace) -> int:
         """Stop everything recorded in the state dir (exit 1 when something would not stop)."""

@@ -9,18 +9,19 @@ import sys
 import time
 from pathlib import Path
 
-from demo.stack import procs
-from demo.stack.cli import Commands
-from demo.stack.lifecycle import is_up
+from demo.stack import cli, procs
+from demo.stack.lifecycle import running
 from demo.upstream import lifecycle, pyenv
 from demo.upstream.model import UpstreamStack
 
-COMMANDS = Commands(UpstreamStack, lifecycle.stop, name="Ordinaut", unrecorded="nothing recorded")
+COMMANDS = cli.Commands(
+    UpstreamStack, lifecycle.stop, name="Ordinaut", unrecorded="nothing recorded"
+)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    existing = UpstreamStack.load(args.state_dir)
-    if existing is not None and is_up(existing):
+    existing = running(args.state_dir, UpstreamStack)
+    if existing is not None:
         print(f"Ordinaut already running in {args.state_dir} (API {existing.api_url})")
         return 0
     began = time.monotonic()
@@ -57,30 +58,19 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m demo.upstream",
+    parser, sub = cli.parser(
+        "python -m demo.upstream",
+        lifecycle.DEFAULT_STATE_DIR,
         description=__doc__,
         epilog=f"Python environment cache: ${pyenv.CACHE_ENV} (default ~/.cache/golive); "
         f"release tree: ${lifecycle.SOURCE_ENV} or --source.",
     )
-    parser.add_argument(
-        "--state-dir",
-        type=Path,
-        default=lifecycle.DEFAULT_STATE_DIR,
-        help="state directory (default: %(default)s)",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start Ordinaut (no-op when it runs)")
     up.add_argument("--source", type=Path, default=None, help="Ordinaut's release tree")
-    down = sub.add_parser("down", help="stop everything that up started")
-    down.add_argument("--purge", action="store_true", help="also delete the state dir")
-    sub.add_parser("status", help="liveness of each process (exit 0 when all up)")
+    COMMANDS.add_parsers(sub, down_help="stop everything that up started")
     env = sub.add_parser("env", help="print export lines for golive")
     env.add_argument("--json", action="store_true")
-    for p in (up, down, sub.choices["status"], env):
-        p.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    args.state_dir = args.state_dir.resolve()
+    args = cli.parse(parser, sub, argv)
     if getattr(args, "source", None) is not None:
         args.source = args.source.resolve()
     handler = {"up": cmd_up, "down": COMMANDS.down, "status": COMMANDS.status, "env": cmd_env}

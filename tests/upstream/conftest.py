@@ -52,7 +52,7 @@ def upstream() -> Iterator[UpstreamStack]:
 
     yield from launched(
         reuse="GOLIVE_TEST_UPSTREAM_DIR",
-        load=UpstreamStack.load,
+        record=UpstreamStack,
         unavailable=unavailable,
         start=launcher.start,
         stop=launcher.stop,
