@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
 if TYPE_CHECKING:
     from demo.stack import Stack
+
+S = TypeVar("S", bound="Stack")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,12 +39,18 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _missing(what: str) -> None:
-    """Skip, or fail under CI=true, because ``what`` is not installed."""
-    reason = f"not installed: {what}"
+def _missing(
+    what: str,
+    *,
+    reason: str = "not installed",
+    required: str = "integration services are required",
+) -> None:
+    """Skip, or fail under CI=true (saying what is ``required`` there), because ``what`` is
+    ``reason`` (not installed, not available)."""
+    message = f"{reason}: {what}"
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: integration services are required)")
-    pytest.skip(reason)
+        pytest.fail(f"{message} (CI=true: {required})")
+    pytest.skip(message)
 
 
 def tool(name: str) -> str:
@@ -58,6 +66,50 @@ def tool(name: str) -> str:
     return path
 
 
+def launched(
+    *,
+    reuse: str,
+    record: type[S],
+    unavailable: Callable[[], str | None],
+    start: Callable[[Path], S],
+    stop: Callable[..., object],
+    prefix: str,
+    missing: Callable[[str], None] = _missing,
+) -> Iterator[S]:
+    """Yield a running stack of one launcher (:mod:`demo.stack`, :mod:`demo.upstream`) for a
+    session fixture: the one (of the launcher's record type ``record``) in the state dir
+    named by the environment variable ``reuse`` when it is up (left running), else one
+    started with ``start`` in a new temporary dir named ``prefix...`` and stopped (purged)
+    with ``stop`` at the end.
+
+    What ``unavailable`` names (missing programs, a missing release tree) goes to
+    ``missing`` (skip, or fail under CI=true); a start that fails fails the test with the
+    failing service's log tail.
+    """
+    from demo.stack.lifecycle import running
+    from demo.stack.procs import ServiceFailed
+
+    reused = os.environ.get(reuse)
+    if reused:
+        existing = running(Path(reused), record)
+        if existing is not None:
+            yield existing
+            return
+    what = unavailable()
+    if what:
+        missing(what)
+    # a short, postgres-traversable path (pytest's tmp dirs are 0700 and long)
+    state_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        started = start(state_dir)
+    except ServiceFailed as exc:
+        pytest.fail(f"{exc}\n--- log tail ---\n{exc.tail}", pytrace=False)
+    try:
+        yield started
+    finally:
+        stop(started, purge=True)
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     """A running reference stack (:class:`demo.stack.Stack`)."""
@@ -65,25 +117,14 @@ def stack() -> Iterator[Stack]:
         from demo import stack as launcher
     except ImportError as exc:  # the demo extra is not installed
         _missing(f"demo extra ({exc.name})")
-    reuse = os.environ.get("GOLIVE_TEST_STACK_DIR")
-    if reuse:
-        existing = launcher.load(Path(reuse))
-        if existing is not None and launcher.is_up(existing):
-            yield existing
-            return
-    missing = launcher.missing_required()
-    if missing:
-        _missing(", ".join(missing))
-    # a short, postgres-traversable path (pytest's tmp dirs are 0700 and long)
-    state_dir = Path(tempfile.mkdtemp(prefix="golive-stack-"))
-    try:
-        started = launcher.start(state_dir)
-    except launcher.ServiceFailed as exc:
-        pytest.fail(f"{exc}\n--- log tail ---\n{exc.tail}", pytrace=False)
-    try:
-        yield started
-    finally:
-        launcher.stop(started, purge=True)
+    yield from launched(
+        reuse="GOLIVE_TEST_STACK_DIR",
+        record=launcher.Stack,
+        unavailable=lambda: ", ".join(launcher.missing_required()) or None,
+        start=launcher.start,
+        stop=launcher.stop,
+        prefix="golive-stack-",
+    )
 
 
 @pytest.fixture(scope="session")

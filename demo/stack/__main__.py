@@ -9,8 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from demo.stack import lifecycle, procs, sshhosts
+from demo.stack import cli, lifecycle, procs, sshhosts
 from demo.stack.model import Stack
+
+COMMANDS = cli.Commands(Stack, lifecycle.stop, name="stack", unrecorded="no stack recorded")
 
 
 def _load(state_dir: Path) -> Stack | None:
@@ -18,8 +20,8 @@ def _load(state_dir: Path) -> Stack | None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    existing = _load(args.state_dir)
-    if existing is not None and lifecycle.is_up(existing):
+    existing = lifecycle.running(args.state_dir, Stack)
+    if existing is not None:
         print(f"stack already running in {args.state_dir} (API {existing.api_url})")
         return 0
     began = time.monotonic()
@@ -52,35 +54,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("  (containers: podman not installed or disabled)")
     print(f"credentials: python -m demo.stack env --state-dir {shlex.quote(str(args.state_dir))}")
     return 0
-
-
-def cmd_down(args: argparse.Namespace) -> int:
-    stack = _load(args.state_dir)
-    if stack is None:
-        print(f"no stack recorded in {args.state_dir}")
-        return 0
-    try:
-        forced = lifecycle.stop(stack, purge=args.purge)
-    except RuntimeError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 1
-    for pid, cmd in forced:
-        print(f"force-killed leftover process {pid}: {cmd[:120]}", file=sys.stderr)
-    print("stack stopped" + (" and state dir removed" if args.purge else ""))
-    return 0
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    stack = _load(args.state_dir)
-    if stack is None or not stack.pids:
-        print(f"not running ({args.state_dir})")
-        return 3
-    states = lifecycle.status(stack)
-    for name, ok in states.items():
-        print(f"{name:14s} {'up' if ok else 'DOWN'} (pid {stack.pids[name]})")
-    api_ok = procs.http_ok(f"{stack.api_url}/health/live")
-    print(f"{'api http':14s} {'up' if api_ok else 'DOWN'} ({stack.api_url})")
-    return 0 if all(states.values()) and api_ok else 1
 
 
 def cmd_env(args: argparse.Namespace) -> int:
@@ -135,14 +108,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m demo.stack", description=__doc__)
-    parser.add_argument(
-        "--state-dir",
-        type=Path,
-        default=lifecycle.DEFAULT_STATE_DIR,
-        help="state directory (default: %(default)s)",
+    parser, sub = cli.parser(
+        "python -m demo.stack", lifecycle.DEFAULT_STATE_DIR, description=__doc__
     )
-    sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the stack (no-op when it runs)")
     up.add_argument("--no-containers", action="store_true", help="skip podman even if present")
     up.add_argument(
@@ -158,9 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="rules file for Prometheus instead of ops/alert_rules.yml",
     )
-    down = sub.add_parser("down", help="stop everything the stack started")
-    down.add_argument("--purge", action="store_true", help="also delete the state dir")
-    sub.add_parser("status", help="liveness of each process (exit 0 when all up)")
+    COMMANDS.add_parsers(sub, down_help="stop everything the stack started")
     env = sub.add_parser("env", help="print export lines for golive")
     env.add_argument("--json", action="store_true")
     doctor = sub.add_parser(
@@ -172,15 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="comma-separated groups to check: stack, containers, tests, benchmarks (default all)",
     )
-    # accept --state-dir after the sub-command too
-    for p in (up, down, sub.choices["status"], env, doctor):
-        p.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    args.state_dir = args.state_dir.resolve()
+    args = cli.parse(parser, sub, argv)
     handler = {
         "up": cmd_up,
-        "down": cmd_down,
-        "status": cmd_status,
+        "down": COMMANDS.down,
+        "status": COMMANDS.status,
         "env": cmd_env,
         "doctor": cmd_doctor,
     }

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from demo.stack import (
     app,
@@ -25,6 +27,8 @@ from demo.stack import (
     tls,
 )
 from demo.stack.model import Stack
+
+S = TypeVar("S", bound=Stack)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO_ROOT / ".golive-stack"
@@ -61,18 +65,42 @@ def is_up(stack: Stack) -> bool:
     return procs.http_ok(f"{stack.api_url}/health/live")
 
 
+def running(state_dir: Path, record: type[S]) -> S | None:
+    """The record (of the launcher's type ``record``) in ``state_dir`` when every process it
+    records lives and its API answers (:func:`is_up`), else None."""
+    existing = record.load(state_dir)
+    return existing if existing is not None and is_up(existing) else None
+
+
+def require_programs(service: str) -> None:
+    """Raise :class:`procs.ServiceFailed` for ``service``, naming the programs of
+    :func:`missing_required`, when any of them is not installed."""
+    missing = missing_required()
+    if missing:
+        raise procs.ServiceFailed(service, "missing binaries: " + ", ".join(missing))
+
+
 def status(stack: Stack) -> dict[str, bool]:
     """Liveness of each recorded process."""
     return {name: procs.alive(pid) for name, pid in sorted(stack.pids.items())}
 
 
-def _prepare_dir(state_dir: Path) -> None:
-    old = Stack.load(state_dir)
+def prepare_dir(
+    state_dir: Path,
+    record: type[S],
+    stop_old: Callable[[S], object],
+    what: str = "stack",
+) -> None:
+    """Stop with ``stop_old`` whatever the record in ``state_dir`` (of the launcher's type
+    ``record``) says was started there, then make the directory afresh: empty but for ``logs/`` and
+    a ``.gitignore``. A failure to stop is reported (naming the previous ``what``), not raised.
+    """
+    old = record.load(state_dir)
     if old is not None:
         try:
-            stop(old)
+            stop_old(old)
         except RuntimeError as exc:  # leftovers of a crashed run: report, then start afresh
-            print(f"warning: cleaning the previous stack: {exc}", file=sys.stderr)
+            print(f"warning: cleaning the previous {what}: {exc}", file=sys.stderr)
     if state_dir.exists():
         shutil.rmtree(state_dir)
     state_dir.mkdir(parents=True)
@@ -112,16 +140,14 @@ def start(
     started so far is stopped and :class:`procs.ServiceFailed` is raised.
     """
     state_dir = Path(state_dir).resolve()
-    existing = Stack.load(state_dir)
-    if existing is not None and is_up(existing):
+    existing = running(state_dir, Stack)
+    if existing is not None:
         return existing
-    missing = missing_required()
-    if missing:
-        raise procs.ServiceFailed("stack", "missing binaries: " + ", ".join(missing))
+    require_programs("stack")
     if with_containers is None:
         with_containers = containers_available()
     began = time.monotonic()
-    _prepare_dir(state_dir)
+    prepare_dir(state_dir, Stack, stop)
     stack = Stack(state_dir=state_dir)
     for name in (
         "postgres_superuser_password",
@@ -202,6 +228,20 @@ def _leftovers(stack: Stack) -> list[tuple[int, str]]:
     return sorted(found.items())
 
 
+def _kill_leftovers(stack: Stack) -> list[tuple[int, str]]:
+    """Force-kill every process still mentioning the state dir, the PostgreSQL base or the
+    podman socket's directory, wait until they are gone and return them (pid, command)."""
+    leftovers = _leftovers(stack)
+    for pid, _ in leftovers:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    if leftovers:
+        procs.wait_until(lambda: not _leftovers(stack), 10, "leftover processes")
+    return leftovers
+
+
 def _unmount_under(root: Path) -> None:
     try:
         mounts = Path("/proc/self/mounts").read_text().splitlines()
@@ -225,34 +265,31 @@ def start_hosts(stack: Stack, n: int) -> sshhosts.HostSet:
     )
 
 
-def stop(stack: Stack, *, purge: bool = False) -> list[tuple[int, str]]:
-    """Stop everything the stack started; return processes that had to be force-killed."""
-    errors: list[str] = []
-    hosts = sshhosts.HostSet.load(stack.state_dir / "hosts")
-    if hosts is not None:
-        hosts.stop()
-    try:
-        containers.stop(stack)
-    except Exception as exc:
-        errors.append(f"containers: {exc}")
-    for name in APP_PROCESSES:
+def stop_each(stack: Stack, names: Iterable[str], errors: list[str]) -> None:
+    """Stop the recorded processes ``names`` in this order; add what fails to ``errors``."""
+    for name in names:
         try:
             app.stop_named(stack, [name])
         except Exception as exc:
             errors.append(f"{name}: {exc}")
+
+
+def stop_postgres(stack: Stack, errors: list[str]) -> None:
+    """Stop PostgreSQL (and no longer record it); add a failure to ``errors``."""
     try:
         postgres.stop(stack)
     except Exception as exc:
         errors.append(f"postgres: {exc}")
     stack.pids.pop("postgres", None)
-    leftovers = _leftovers(stack)
-    for pid, _ in leftovers:
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
-    if leftovers:
-        procs.wait_until(lambda: not _leftovers(stack), 10, "leftover processes")
+
+
+def finish_stop(stack: Stack, errors: list[str], *, purge: bool) -> list[tuple[int, str]]:
+    """The end of a launcher's ``stop``, once its processes were asked to stop: kill the
+    leftovers, unmount what is mounted under the state dir, record that nothing runs,
+    with ``purge`` remove the state (data, state dir, podman's socket dir), then raise
+    :class:`RuntimeError` listing ``errors`` if there are any. Returns the killed leftovers.
+    """
+    leftovers = _kill_leftovers(stack)
     _unmount_under(stack.state_dir)
     stack.pids.clear()
     if stack.state_dir.exists():
@@ -266,3 +303,18 @@ def stop(stack: Stack, *, purge: bool = False) -> list[tuple[int, str]]:
     if errors:
         raise RuntimeError("stop: " + "; ".join(errors))
     return leftovers
+
+
+def stop(stack: Stack, *, purge: bool = False) -> list[tuple[int, str]]:
+    """Stop everything the stack started; return processes that had to be force-killed."""
+    errors: list[str] = []
+    hosts = sshhosts.HostSet.load(stack.state_dir / "hosts")
+    if hosts is not None:
+        hosts.stop()
+    try:
+        containers.stop(stack)
+    except Exception as exc:
+        errors.append(f"containers: {exc}")
+    stop_each(stack, APP_PROCESSES, errors)
+    stop_postgres(stack, errors)
+    return finish_stop(stack, errors, purge=purge)

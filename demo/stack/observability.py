@@ -188,9 +188,11 @@ def start_prometheus(
     stack.prometheus_url = f"http://127.0.0.1:{chosen}"
 
 
-def monitoring_ready(stack: Stack) -> bool:
-    """True when Prometheus has scraped every target successfully and lists its
-    Alertmanager as active (until then, alerts would go nowhere)."""
+def prometheus_discovery(
+    stack: Stack,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """Prometheus's active Alertmanagers and active scrape targets (as its HTTP API lists
+    them), or None while it does not answer."""
     import json
     import urllib.request
 
@@ -203,7 +205,17 @@ def monitoring_ready(stack: Stack) -> bool:
         managers = get("/api/v1/alertmanagers")["activeAlertmanagers"]
         targets = get("/api/v1/targets?state=active")["activeTargets"]
     except (OSError, ValueError, KeyError):
+        return None
+    return managers, targets
+
+
+def monitoring_ready(stack: Stack) -> bool:
+    """True when Prometheus has scraped every target successfully and lists its
+    Alertmanager as active (until then, alerts would go nowhere)."""
+    discovered = prometheus_discovery(stack)
+    if discovered is None:
         return False
+    managers, targets = discovered
     return bool(managers) and bool(targets) and all(t["health"] == "up" for t in targets)
 
 

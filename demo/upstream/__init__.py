@@ -13,8 +13,9 @@ host), :mod:`~demo.upstream.lifecycle` (start/stop), :mod:`~demo.upstream.model`
 record and its ``GOLIVE_*`` variables).
 """
 
+from demo.stack.lifecycle import is_up, status
 from demo.stack.procs import ServiceFailed
-from demo.upstream.lifecycle import DEFAULT_STATE_DIR, find_source, is_up, start, status, stop
+from demo.upstream.lifecycle import DEFAULT_STATE_DIR, find_source, start, stop
 from demo.upstream.model import UpstreamStack
 
 __all__ = [

@@ -9,14 +9,19 @@ import sys
 import time
 from pathlib import Path
 
-from demo.stack import procs
+from demo.stack import cli, procs
+from demo.stack.lifecycle import running
 from demo.upstream import lifecycle, pyenv
 from demo.upstream.model import UpstreamStack
 
+COMMANDS = cli.Commands(
+    UpstreamStack, lifecycle.stop, name="Ordinaut", unrecorded="nothing recorded"
+)
+
 
 def cmd_up(args: argparse.Namespace) -> int:
-    existing = UpstreamStack.load(args.state_dir)
-    if existing is not None and lifecycle.is_up(existing):
+    existing = running(args.state_dir, UpstreamStack)
+    if existing is not None:
         print(f"Ordinaut already running in {args.state_dir} (API {existing.api_url})")
         return 0
     began = time.monotonic()
@@ -38,35 +43,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_down(args: argparse.Namespace) -> int:
-    stack = UpstreamStack.load(args.state_dir)
-    if stack is None:
-        print(f"nothing recorded in {args.state_dir}")
-        return 0
-    try:
-        forced = lifecycle.stop(stack, purge=args.purge)
-    except RuntimeError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 1
-    for pid, cmd in forced:
-        print(f"force-killed leftover process {pid}: {cmd[:120]}", file=sys.stderr)
-    print("Ordinaut stopped" + (" and state dir removed" if args.purge else ""))
-    return 0
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    stack = UpstreamStack.load(args.state_dir)
-    if stack is None or not stack.pids:
-        print(f"not running ({args.state_dir})")
-        return 3
-    states = lifecycle.status(stack)
-    for name, ok in states.items():
-        print(f"{name:14s} {'up' if ok else 'DOWN'} (pid {stack.pids[name]})")
-    api_ok = procs.http_ok(f"{stack.api_url}/health/live")
-    print(f"{'api http':14s} {'up' if api_ok else 'DOWN'} ({stack.api_url})")
-    return 0 if all(states.values()) and api_ok else 1
-
-
 def cmd_env(args: argparse.Namespace) -> int:
     stack = UpstreamStack.load(args.state_dir)
     if stack is None or not stack.pids:
@@ -82,33 +58,22 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m demo.upstream",
+    parser, sub = cli.parser(
+        "python -m demo.upstream",
+        lifecycle.DEFAULT_STATE_DIR,
         description=__doc__,
         epilog=f"Python environment cache: ${pyenv.CACHE_ENV} (default ~/.cache/golive); "
         f"release tree: ${lifecycle.SOURCE_ENV} or --source.",
     )
-    parser.add_argument(
-        "--state-dir",
-        type=Path,
-        default=lifecycle.DEFAULT_STATE_DIR,
-        help="state directory (default: %(default)s)",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start Ordinaut (no-op when it runs)")
     up.add_argument("--source", type=Path, default=None, help="Ordinaut's release tree")
-    down = sub.add_parser("down", help="stop everything that up started")
-    down.add_argument("--purge", action="store_true", help="also delete the state dir")
-    sub.add_parser("status", help="liveness of each process (exit 0 when all up)")
+    COMMANDS.add_parsers(sub, down_help="stop everything that up started")
     env = sub.add_parser("env", help="print export lines for golive")
     env.add_argument("--json", action="store_true")
-    for p in (up, down, sub.choices["status"], env):
-        p.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    args.state_dir = args.state_dir.resolve()
+    args = cli.parse(parser, sub, argv)
     if getattr(args, "source", None) is not None:
         args.source = args.source.resolve()
-    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env}
+    handler = {"up": cmd_up, "down": COMMANDS.down, "status": COMMANDS.status, "env": cmd_env}
     return handler[args.command](args)
 
 

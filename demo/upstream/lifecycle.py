@@ -11,7 +11,6 @@ beyond what :mod:`demo.upstream.tree` lists.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -22,7 +21,14 @@ import psycopg
 
 from demo.stack import observability, postgres, procs, redis_server
 from demo.stack.app import stop_named
-from demo.stack.lifecycle import missing_required
+from demo.stack.lifecycle import (
+    finish_stop,
+    prepare_dir,
+    require_programs,
+    running,
+    stop_each,
+    stop_postgres,
+)
 from demo.upstream import pyenv, tree
 from demo.upstream.model import UpstreamStack
 
@@ -63,33 +69,6 @@ def find_source() -> Path | None:
         if (candidate / "api" / "main.py").is_file():
             return candidate
     return None
-
-
-def is_up(stack: UpstreamStack) -> bool:
-    """True when every recorded process lives and the API answers."""
-    if not stack.pids or not all(procs.alive(pid) for pid in stack.pids.values()):
-        return False
-    return procs.http_ok(f"{stack.api_url}/health/live")
-
-
-def status(stack: UpstreamStack) -> dict[str, bool]:
-    """Liveness of each recorded process."""
-    return {name: procs.alive(pid) for name, pid in sorted(stack.pids.items())}
-
-
-def _prepare_dir(state_dir: Path) -> None:
-    old = UpstreamStack.load(state_dir)
-    if old is not None:
-        try:
-            stop(old)
-        except RuntimeError as exc:
-            print(f"warning: cleaning the previous run: {exc}", file=sys.stderr)
-    if state_dir.exists():
-        shutil.rmtree(state_dir)
-    state_dir.mkdir(parents=True)
-    os.chmod(state_dir, 0o711)  # the postgres user must traverse it
-    (state_dir / "logs").mkdir()
-    (state_dir / ".gitignore").write_text("*\n")
 
 
 def _migrate(sql_file: Path, dsn: str) -> None:
@@ -166,25 +145,12 @@ def _scheduler_ready(stack: UpstreamStack) -> bool:
 
 def _prometheus_ready(stack: UpstreamStack) -> bool:
     """Alertmanager discovered and the API scraped at least once, successfully."""
-    import json
-    import urllib.request
-
-    def get(path: str) -> dict[str, object]:
-        with urllib.request.urlopen(stack.prometheus_url + path, timeout=2) as resp:
-            data: dict[str, object] = json.load(resp)["data"]
-            return data
-
-    try:
-        managers = get("/api/v1/alertmanagers")["activeAlertmanagers"]
-        targets = get("/api/v1/targets?state=active")["activeTargets"]
-    except (OSError, ValueError, KeyError):
+    discovered = observability.prometheus_discovery(stack)
+    if discovered is None:
         return False
+    managers, targets = discovered
     api = f"127.0.0.1:{stack.ports['api']}"
-    scraped = [
-        t
-        for t in targets  # type: ignore[attr-defined]
-        if t.get("discoveredLabels", {}).get("__address__") == api
-    ]
+    scraped = [t for t in targets if t.get("discoveredLabels", {}).get("__address__") == api]
     return bool(managers) and bool(scraped) and all(t["health"] == "up" for t in scraped)
 
 
@@ -212,12 +178,10 @@ def start(
     (naming the service, with its log tail) is raised.
     """
     state_dir = Path(state_dir).resolve()
-    existing = UpstreamStack.load(state_dir)
-    if existing is not None and is_up(existing):
+    existing = running(state_dir, UpstreamStack)
+    if existing is not None:
         return existing
-    missing = missing_required()
-    if missing:
-        raise procs.ServiceFailed("upstream", "missing binaries: " + ", ".join(missing))
+    require_programs("upstream")
     source = source or find_source()
     if source is None or not (source / "requirements.txt").is_file():
         raise procs.ServiceFailed(
@@ -225,7 +189,7 @@ def start(
             f"Ordinaut's release tree not found (set {SOURCE_ENV} to its directory)",
         )
     began = time.monotonic()
-    _prepare_dir(state_dir)
+    prepare_dir(state_dir, UpstreamStack, stop, "run")
     stack = UpstreamStack(state_dir=state_dir, version=RELEASE)
     env_log = state_dir / "logs" / "python-env.log"
     try:
@@ -303,48 +267,10 @@ def _start_all(stack: UpstreamStack) -> None:
     )
 
 
-def _leftovers(stack: UpstreamStack) -> list[tuple[int, str]]:
-    roots = [str(stack.state_dir)]
-    if "pg_base" in stack.paths:
-        roots.append(stack.paths["pg_base"])
-    found: dict[int, str] = {}
-    for root in roots:
-        found.update(dict(procs.processes_mentioning(root)))
-    return sorted(found.items())
-
-
 def stop(stack: UpstreamStack, *, purge: bool = False) -> list[tuple[int, str]]:
     """Stop everything started for ``stack``; return the processes that had to be killed."""
     errors: list[str] = []
-    for name in PROCESSES:
-        try:
-            stop_named(stack, [name])
-        except Exception as exc:
-            errors.append(f"{name}: {exc}")
-    try:
-        postgres.stop(stack)
-    except Exception as exc:
-        errors.append(f"postgres: {exc}")
-    stack.pids.pop("postgres", None)
-    for name in list(stack.pids):  # anything recorded that the list above does not name
-        try:
-            stop_named(stack, [name])
-        except Exception as exc:
-            errors.append(f"{name}: {exc}")
-    leftovers = _leftovers(stack)
-    for pid, _ in leftovers:
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
-    if leftovers:
-        procs.wait_until(lambda: not _leftovers(stack), 10, "leftover processes")
-    stack.pids.clear()
-    if stack.state_dir.exists():
-        stack.save()
-    if purge:
-        postgres.remove_data(stack)
-        shutil.rmtree(stack.state_dir, ignore_errors=True)
-    if errors:
-        raise RuntimeError("stop: " + "; ".join(errors))
-    return leftovers
+    stop_each(stack, PROCESSES, errors)
+    stop_postgres(stack, errors)
+    stop_each(stack, list(stack.pids), errors)  # anything recorded that PROCESSES does not name
+    return finish_stop(stack, errors, purge=purge)

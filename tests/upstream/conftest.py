@@ -17,11 +17,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +29,11 @@ import psycopg
 import pytest
 
 from demo.upstream import UpstreamStack
+from tests.conftest import _missing, launched
 
 REPO = Path(__file__).resolve().parents[2]
 # tables that Ordinaut's own processes write on their own while nobody calls them
 BACKGROUND_TABLES = {"worker_heartbeat"}
-
-
-def _missing(what: str) -> None:
-    reason = f"not available: {what}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: Ordinaut must start)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -48,26 +42,23 @@ def upstream() -> Iterator[UpstreamStack]:
     from demo import upstream as launcher
     from demo.stack.lifecycle import missing_required
 
-    reuse = os.environ.get("GOLIVE_TEST_UPSTREAM_DIR")
-    if reuse:
-        existing = UpstreamStack.load(Path(reuse))
-        if existing is not None and launcher.is_up(existing):
-            yield existing
-            return
-    missing = missing_required()
-    if missing:
-        _missing(", ".join(missing))
-    if launcher.find_source() is None:
-        _missing("Ordinaut's release tree (shared/upstream/ordinaut-2.2.2)")
-    state_dir = Path(tempfile.mkdtemp(prefix="golive-upstream-"))
-    try:
-        started = launcher.start(state_dir)
-    except launcher.ServiceFailed as exc:
-        pytest.fail(f"{exc}\n--- log tail ---\n{exc.tail}", pytrace=False)
-    try:
-        yield started
-    finally:
-        launcher.stop(started, purge=True)
+    def unavailable() -> str | None:
+        missing = missing_required()
+        if missing:
+            return ", ".join(missing)
+        if launcher.find_source() is None:
+            return "Ordinaut's release tree (shared/upstream/ordinaut-2.2.2)"
+        return None
+
+    yield from launched(
+        reuse="GOLIVE_TEST_UPSTREAM_DIR",
+        record=UpstreamStack,
+        unavailable=unavailable,
+        start=launcher.start,
+        stop=launcher.stop,
+        prefix="golive-upstream-",
+        missing=partial(_missing, reason="not available", required="Ordinaut must start"),
+    )
 
 
 def _table_counters(dsn: str) -> dict[str, tuple[int, int, int]]:
