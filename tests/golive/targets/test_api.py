@@ -6,16 +6,10 @@ the real API, because the demo's request counter does not name /openapi.json).""
 from __future__ import annotations
 
 import asyncio
-import http.client
 import re
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -23,76 +17,34 @@ from golive.config import ApiTarget as ApiConfig
 from golive.openapi import OpenApiUnavailable
 from golive.targets.api import ApiTarget
 from golive.testing import load_dict, run_config
+from tests.loopback import Handler, LoopbackServer, serving
 
 if TYPE_CHECKING:
     from demo.stack import Stack
 
 
-class _CountingProxy(ThreadingHTTPServer):
+class _CountingProxy(LoopbackServer):
     """A loopback pass-through in front of the real demo API that counts the requests for
     each path (the demo's own request counter files /openapi.json under `unmatched`)."""
 
-    daemon_threads = True
-
     def __init__(self, upstream: str) -> None:
-        self.upstream = urlsplit(upstream)
         self.counts: Counter[str] = Counter()
-        self.lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Relay)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        super().__init__(_Counted, upstream)
 
 
-class _Relay(BaseHTTPRequestHandler):
+class _Counted(Handler):
     server: _CountingProxy
-    protocol_version = "HTTP/1.1"
 
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _relay(self) -> None:
-        srv = self.server
-        with srv.lock:
-            srv.counts[f"{self.command} {self.path.split('?')[0]}"] += 1
-        body = self.rfile.read(int(self.headers.get("content-length") or 0))
-        conn = http.client.HTTPConnection(srv.upstream.hostname, srv.upstream.port, timeout=10)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-        conn.request(self.command, self.path, body=body or None, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        conn.close()
-        self.send_response(resp.status)
-        for k, v in resp.getheaders():
-            if k.lower() not in (
-                "content-length",
-                "connection",
-                "transfer-encoding",
-                "date",
-                "server",
-            ):
-                self.send_header(k, v)
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_DELETE = _relay
-
-
-@contextmanager
-def counting_proxy(url: str) -> Iterator[_CountingProxy]:
-    srv = _CountingProxy(url)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    def respond(self, body: bytes) -> None:
+        with self.server.lock:
+            self.server.counts[f"{self.command} {self.path.split('?')[0]}"] += 1
+        super().respond(body)
 
 
 @pytest.mark.integration
 def test_the_document_is_fetched_once_per_run(stack: Stack) -> None:
     """Two checks of one run read the document; the API serves it once."""
-    with counting_proxy(stack.api_url) as proxy:
+    with serving(_CountingProxy(stack.api_url)) as proxy:
         config = load_dict(
             {
                 "targets": {
