@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from golive.api import Context
+from golive.targets.http import retry_after_seconds
 
 from . import _security as sec
 from ._security_env import available, env_sources
@@ -288,7 +289,7 @@ async def rate_limit_candidates(
         found = [Endpoint(method, path, "the check's `path` parameter")]
     else:
         try:
-            doc = await ctx.api.openapi()
+            doc = await ctx.api.openapi(ctx.deadline)
         except OpenApiUnavailable as exc:
             return (
                 f"cannot find an endpoint to burst: {exc}; set `path` to a cheap {method} "
@@ -341,21 +342,6 @@ async def rate_limit_candidates(
     return usable
 
 
-def _seconds(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After value (seconds or an HTTP date)."""
-    if not value:
-        return None
-    n = sec.parse_int(value)
-    if n is not None:
-        return float(max(0, n))
-    from email.utils import parsedate_to_datetime
-
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError):
-        return None
-
-
 def recovery(resp: Any, now: float) -> dict[str, Any]:
     """When the API says its throttle lifts, from a 429 answer: `Retry-After`, else
     `X-RateLimit-Reset` (epoch seconds, or seconds when small), else `RateLimit-Reset`
@@ -363,7 +349,7 @@ def recovery(resp: Any, now: float) -> dict[str, Any]:
     answer says nothing."""
     out: dict[str, Any] = {"lifts_in_s": None, "source": None}
     headers = limit_headers(resp)
-    wait = _seconds(headers.get("retry-after"), now)
+    wait = retry_after_seconds(headers.get("retry-after"), now)
     if wait is not None:
         return {"lifts_in_s": round(wait, 1), "source": "Retry-After header"}
     reset = sec.parse_int(headers.get("x-ratelimit-reset"))

@@ -855,7 +855,7 @@ async def auth_required(
     from golive.openapi import OpenApiUnavailable
 
     try:
-        doc = await ctx.api.openapi()
+        doc = await ctx.api.openapi(ctx.deadline)
     except OpenApiUnavailable:
         doc = None  # the endpoints are taken as configured
     if doc is not None:

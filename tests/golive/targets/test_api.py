@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import Counter
+from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,3 +122,119 @@ def test_validate_probe_says_whether_the_api_serves_a_document(
         r = CliRunner().invoke(app, ["validate", "-c", str(path), "--probe"])
         assert r.exit_code == 0, r.stdout
         assert re.search(expected, r.stdout), r.stdout
+
+
+# --- a rate-limited document: a real loopback server answers 429 with Retry-After -------
+
+_DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "throttled", "version": "1"},
+    "paths": {"/x": {"get": {"responses": {"200": {"description": "ok"}}}}},
+}
+
+
+class _ThrottledApi(LoopbackServer):
+    """Answers GET /openapi.json with a 429 for each Retry-After value queued (a value
+    `+N` becomes the HTTP date N seconds from the answer), then with a small document."""
+
+    def __init__(self, *retry_after: str | None) -> None:
+        self.retry_after = list(retry_after)
+        self.requests = 0
+        super().__init__(_Throttled)
+
+
+class _Throttled(Handler):
+    server: _ThrottledApi
+
+    def respond(self, body: bytes) -> None:
+        srv = self.server
+        with srv.lock:
+            srv.requests += 1
+            throttled = bool(srv.retry_after)
+            value = srv.retry_after.pop(0) if throttled else None
+        if not throttled:
+            return self.answer(200, _DOCUMENT)
+        headers = {}
+        if value is not None:
+            if value.startswith("+"):
+                value = formatdate(time.time() + float(value[1:]), usegmt=True)
+            headers["retry-after"] = value
+        self.answer(429, {"detail": "Too Many Requests"}, headers)
+
+
+def _fetch(url: str, within: float | None, *, again: float | None = None) -> list[str]:
+    """What one ApiTarget says when asked for the document `within` seconds (None: no
+    deadline), and `again` seconds when given: the operations, else the reason."""
+
+    async def ask(api: ApiTarget, seconds: float | None) -> str:
+        deadline = None if seconds is None else asyncio.get_running_loop().time() + seconds
+        try:
+            doc = await api.openapi(deadline)
+        except OpenApiUnavailable as exc:
+            return str(exc)
+        return ", ".join(op.label for op in doc.operations()) or "no operations"
+
+    async def main() -> list[str]:
+        api = ApiTarget(ApiConfig(url=url, timeout=2))
+        try:
+            said = [await ask(api, within)]
+            if again is not None:
+                said.append(await ask(api, again))
+            return said
+        finally:
+            await api.close()
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("retry_after", ["1", "+1"], ids=["seconds", "http-date"])
+def test_a_429_is_waited_out_as_retry_after_says(retry_after: str) -> None:
+    with serving(_ThrottledApi(retry_after)) as api:
+        said = _fetch(api.url, within=10)
+    assert said == ["GET /x"]
+    assert api.requests == 2
+
+
+def test_a_retry_after_longer_than_the_time_left_is_the_reason() -> None:
+    with serving(_ThrottledApi("120")) as api:
+        said = _fetch(api.url, within=3)
+    assert re.fullmatch(
+        r"GET /openapi.json answered 429 Too Many Requests with Retry-After: 120 \(120s\), "
+        r"longer than the [23]\.\ds left of the check's timeout",
+        said[0],
+    ), said
+    assert api.requests == 1  # not asked again before the Retry-After
+
+
+def test_without_a_deadline_the_api_timeout_bounds_the_wait() -> None:
+    with serving(_ThrottledApi("60")) as api:
+        said = _fetch(api.url, within=None)
+    assert re.fullmatch(
+        r"GET /openapi.json answered 429 Too Many Requests with Retry-After: 60 \(60s\), "
+        r"longer than the [12]\.\ds left within targets.api.timeout",
+        said[0],
+    ), said
+
+
+def test_a_later_caller_with_time_for_the_wait_fetches_the_document() -> None:
+    """A refusal for want of time is not kept: a caller whose deadline lies past the
+    Retry-After asks again once it has passed, and gets the document."""
+    with serving(_ThrottledApi("1")) as api:
+        said = _fetch(api.url, within=0.5, again=10)
+    assert said[0].startswith("GET /openapi.json answered 429 Too Many Requests with Retry-After")
+    assert said[1] == "GET /x"
+    assert api.requests == 2
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "reason"),
+    [
+        (None, "without a Retry-After header saying when to ask again"),
+        ("soon", "with a Retry-After that is neither seconds nor a date: 'soon'"),
+    ],
+)
+def test_a_429_without_a_usable_retry_after(retry_after: str | None, reason: str) -> None:
+    with serving(_ThrottledApi(retry_after)) as api:
+        said = _fetch(api.url, within=10)
+    assert said == [f"GET /openapi.json answered 429 Too Many Requests {reason}"]
+    assert api.requests == 1
