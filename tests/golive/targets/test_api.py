@@ -1,7 +1,10 @@
 """golive/targets/api.py: the API's OpenAPI document, asked for once per run, and the
 reasons golive gives when there is none (against the demo API of the session stack; the
 once-per-run test counts requests with a small loopback pass-through proxy in front of
-the real API, because the demo's request counter does not name /openapi.json)."""
+the real API, because the demo's request counter does not name /openapi.json), and a 429
+to the request for it waited out as its Retry-After says (a small real server on loopback
+that rate-limits its document: the demo's limiter cannot be made to answer one 429 on
+demand)."""
 
 from __future__ import annotations
 
@@ -16,9 +19,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from golive.config import ApiTarget as ApiConfig
+from golive.models import Status
 from golive.openapi import OpenApiUnavailable
 from golive.targets.api import ApiTarget
-from golive.testing import load_dict, run_config
+from golive.testing import load_dict, run_check, run_config
 from tests.loopback import Handler, LoopbackServer, serving
 
 if TYPE_CHECKING:
@@ -135,7 +139,8 @@ _DOCUMENT = {
 
 class _ThrottledApi(LoopbackServer):
     """Answers GET /openapi.json with a 429 for each Retry-After value queued (a value
-    `+N` becomes the HTTP date N seconds from the answer), then with a small document."""
+    `+N` becomes the HTTP date N seconds from the answer), then with a small document;
+    every other request with 401 (`requests` counts those for the document)."""
 
     def __init__(self, *retry_after: str | None) -> None:
         self.retry_after = list(retry_after)
@@ -148,6 +153,8 @@ class _Throttled(Handler):
 
     def respond(self, body: bytes) -> None:
         srv = self.server
+        if self.path != "/openapi.json":
+            return self.answer(401, {"detail": "Not authenticated"})
         with srv.lock:
             srv.requests += 1
             throttled = bool(srv.retry_after)
@@ -238,3 +245,20 @@ def test_a_429_without_a_usable_retry_after(retry_after: str | None, reason: str
         said = _fetch(api.url, within=10)
     assert said == [f"GET /openapi.json answered 429 Too Many Requests {reason}"]
     assert api.requests == 1
+
+
+def test_a_check_waits_out_the_429_within_its_own_timeout() -> None:
+    """Through a run: the check's deadline bounds the wait, so the document is read after
+    the 429 and the configured endpoint is checked against it."""
+    with serving(_ThrottledApi("1")) as api:
+        r = run_check(
+            "security.auth_required",
+            targets={"api": {"url": api.url}},
+            params={"endpoints": ["GET /x", "GET /nowhere"]},
+            timeout=20,
+        )
+    assert r.status is Status.ERROR, r.summary
+    assert r.summary.startswith(
+        "GET /nowhere is not an operation of the API's OpenAPI document (GET /openapi.json)"
+    )
+    assert api.requests == 2
