@@ -13,10 +13,13 @@ import asyncio
 import math
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from golive.api import Context
+from golive.api import Context, Outcome
+from golive.openapi import answer_reason
+from golive.targets.http import retry_after_seconds
 
 from . import _security as sec
 from ._security_env import available, env_sources
@@ -288,7 +291,7 @@ async def rate_limit_candidates(
         found = [Endpoint(method, path, "the check's `path` parameter")]
     else:
         try:
-            doc = await ctx.api.openapi()
+            doc = await ctx.api.openapi(ctx.deadline)
         except OpenApiUnavailable as exc:
             return (
                 f"cannot find an endpoint to burst: {exc}; set `path` to a cheap {method} "
@@ -341,21 +344,6 @@ async def rate_limit_candidates(
     return usable
 
 
-def _seconds(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After value (seconds or an HTTP date)."""
-    if not value:
-        return None
-    n = sec.parse_int(value)
-    if n is not None:
-        return float(max(0, n))
-    from email.utils import parsedate_to_datetime
-
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError):
-        return None
-
-
 def recovery(resp: Any, now: float) -> dict[str, Any]:
     """When the API says its throttle lifts, from a 429 answer: `Retry-After`, else
     `X-RateLimit-Reset` (epoch seconds, or seconds when small), else `RateLimit-Reset`
@@ -363,7 +351,7 @@ def recovery(resp: Any, now: float) -> dict[str, Any]:
     answer says nothing."""
     out: dict[str, Any] = {"lifts_in_s": None, "source": None}
     headers = limit_headers(resp)
-    wait = _seconds(headers.get("retry-after"), now)
+    wait = retry_after_seconds(headers.get("retry-after"), now)
     if wait is not None:
         return {"lifts_in_s": round(wait, 1), "source": "Retry-After header"}
     reset = sec.parse_int(headers.get("x-ratelimit-reset"))
@@ -381,3 +369,187 @@ def recovery(resp: Any, now: float) -> dict[str, Any]:
     if isinstance(hint, (int, float)) and not isinstance(hint, bool) and hint >= 0:
         return {"lifts_in_s": float(hint), "source": "retry_after in the 429's JSON body"}
     return out
+
+
+async def documented_endpoints(ctx: Context, endpoints: list[str]) -> list[str] | Outcome:
+    """`security.auth_required`'s endpoints (`METHOD /path`) as the API's OpenAPI document
+    names them (`/tasks` becoming `/tasks/`), or as configured when the API serves no
+    document; an ERROR outcome naming an endpoint that is not one of its operations."""
+    from golive.openapi import OpenApiUnavailable
+
+    try:
+        doc = await ctx.api.openapi(ctx.deadline)
+    except OpenApiUnavailable:
+        doc = None  # the endpoints are taken as configured
+    if doc is not None:
+        listed = []
+        for endpoint in endpoints:
+            method, _, path = endpoint.strip().partition(" ")
+            op = doc.find(method, path.strip() or "/")
+            if op is None:
+                return Outcome.error(
+                    f"{method.upper()} {path.strip()} is not an operation of the API's "
+                    f"OpenAPI document ({doc.source}): set `endpoints` to protected "
+                    "operations the API serves"
+                )
+            listed.append(op.label)
+        endpoints = listed
+    return endpoints
+
+
+async def auth_probes(
+    ctx: Context,
+    endpoints: list[str],
+    variants: list[tuple[str, str | None]],
+    agent_id: str | None,
+    default_keys: int,
+    t_end: float,
+) -> tuple[list[dict[str, Any]], list[str], list[str]] | Outcome:
+    """Send each endpoint a request with each token of `variants` (a 429 waited out until
+    the loop time `t_end`) and judge the answers: (evidence rows, failures, inconclusive
+    answers), or an ERROR outcome when the API cannot be reached. `default_keys` is how many
+    of the variants are signed with well-known default keys (sent when `agent_id` is set)."""
+    import httpx
+
+    rows: list[dict[str, Any]] = []
+    fails: list[str] = []
+    unclear: list[str] = []
+    for endpoint in endpoints:
+        method, _, path = endpoint.strip().partition(" ")
+        method, path = method.upper(), path.strip() or "/"
+        body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
+        anonymous: int | None = None  # the status of the request without a token
+        for label, token in variants:
+            headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+            try:
+                resp = await _request_honouring_429(ctx, method, path, headers, body, t_end)
+            except httpx.HTTPError as exc:
+                return Outcome.error(
+                    f"{method} {path}: {ctx.api.describe(exc)}", evidence={"requests": rows}
+                )
+            code = resp.status_code
+            if anonymous is None:
+                anonymous = code
+            refusal = _refusal_kind(resp) if code in (400, 422) else None
+            verdict, problem = _judge_auth(code, anonymous, token is None, refusal)
+            default_key = "well-known default key" in label
+            if verdict == "accepted":
+                fails.append(
+                    f"{method} {path} accepted a token signed with a well-known default "
+                    "key: the signing key is a default (see security.jwt_secret)"
+                    if default_key
+                    else f"{method} {path} {problem} to a request with {label}"
+                )
+            elif verdict == "server error":
+                fails.append(f"{method} {path} {problem} to a request with {label}")
+            elif verdict == "inconclusive":
+                unclear.append(f"{method} {path} {problem} to a request with {label}")
+            if not default_key or verdict != "rejected":
+                row = {
+                    "endpoint": f"{method} {path}",
+                    "request": label,
+                    "status": code,
+                    "verdict": verdict,
+                }
+                if code >= 400 and code not in (401, 403):
+                    row["reason"] = ctx.redactor.redact(answer_reason(resp, 160))
+                rows.append(row)
+            if default_key and verdict == "accepted":
+                break
+        if agent_id:
+            rows.append(
+                {
+                    "endpoint": f"{method} {path}",
+                    "request": f"{default_keys} tokens signed with default keys",
+                    "status": None,
+                    "verdict": "see above if any was not rejected",
+                }
+            )
+    return rows, fails, unclear
+
+
+@dataclass
+class Bursts:
+    """What the bursts of `security.rate_limit_enforced` saw."""
+
+    bursts: list[dict[str, Any]] = field(default_factory=list)  # one row per endpoint
+    errors: list[str] = field(default_factory=list)  # connection errors, described
+    hit: dict[str, Any] = field(default_factory=dict)  # the first 429: endpoint, after_requests
+    hit_resp: Any = None  # the first 429 answer
+    total: Counter[int] = field(default_factory=Counter)  # statuses of every request sent
+
+
+async def burst_endpoints(
+    ctx: Context,
+    found: list[Endpoint],
+    limit: int | None,
+    extra: int,
+    max_requests: int,
+    max_endpoints: int,
+    concurrency: int,
+    t_end: float,
+) -> Bursts:
+    """Burst up to `max_endpoints` of the candidates in turn, `concurrency` requests at a
+    time, until one answers 429 (see `security.rate_limit_enforced`): `remaining + extra`
+    requests each (the endpoint's header), else `limit + extra`, at most `max_requests` in
+    all, none started after the loop time `t_end`. A burst that crosses a minute boundary
+    without a 429 is repeated once. The bursts so far are recorded as evidence after each."""
+    import httpx
+
+    loop = asyncio.get_running_loop()
+    run = Bursts()
+    bursts, errors, hit, total = run.bursts, run.errors, run.hit, run.total
+    budget = max_requests
+
+    async def burst(ep: Endpoint, n: int, statuses: Counter[int]) -> None:
+        sent = 0
+
+        async def worker() -> None:
+            nonlocal sent
+            while sent < n and not hit and loop.time() < t_end and len(errors) < 20:
+                sent += 1
+                try:
+                    resp = await ctx.api.request(ep.method, ep.path, headers=ep.headers)
+                except httpx.HTTPError as exc:
+                    errors.append(ctx.api.describe(exc))
+                    continue
+                statuses[resp.status_code] += 1
+                if resp.status_code == 429 and not hit:
+                    hit.update(endpoint=ep, after_requests=sum(statuses.values()))
+                    run.hit_resp = resp
+
+        await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+
+    tried = found[: max(1, max_endpoints)]
+    for ep in tried:
+        if budget <= 0 or loop.time() >= t_end:
+            break
+        want = ep.header_remaining if ep.header_remaining is not None else None
+        if want is None:
+            want = ep.header_limit if ep.header_limit is not None else limit
+        planned = min(want + extra, budget) if want is not None else budget
+        statuses: Counter[int] = Counter()
+        t0, started = time.time(), loop.time()
+        await burst(ep, planned, statuses)
+        repeats = 1
+        if not hit and int(t0 // 60) != int(time.time() // 60) and loop.time() < t_end:
+            repeats = 2  # a fixed window may have reset in the middle of the burst
+            await burst(ep, planned, statuses)
+        sent = sum(statuses.values())
+        budget -= sent
+        total.update(statuses)
+        bursts.append(
+            {
+                "endpoint": ep.label,
+                "found_by": ep.found_by,
+                "limit_headers": ep.limit_headers or None,
+                "planned_requests": planned,
+                "bursts": repeats,
+                "seconds": round(loop.time() - started, 2),
+                "statuses": {str(k): v for k, v in sorted(statuses.items())},
+            }
+        )
+        ctx.record("bursts", bursts)
+        if hit or (errors and sent < planned // 2):
+            break
+    return run

@@ -4,6 +4,7 @@ Compose builds a service's environment from its `env_file:` files, then its `env
 (mapping or `KEY=VALUE` list), merged key by key over the compose files in order and
 interpolated from `.env` and the shell; a running container's is `Config.Env`. Every value
 whose name or content looks secret is registered with the redactor as soon as it is read.
+With `targets.hosts`, a once-per-run check reads the compose files of every host.
 """
 
 from __future__ import annotations
@@ -118,3 +119,29 @@ async def container_envs(ctx: Context, services: list[str]) -> list[EnvSource]:
 async def env_sources(ctx: Context, services: list[str]) -> list[EnvSource]:
     sources = compose_envs(ctx, services) if await available(ctx, "project") else []
     return sources + await container_envs(ctx, services)
+
+
+async def compose_projects(ctx: Context) -> tuple[list[tuple[str, Any]], list[str]]:
+    """The deployed projects whose compose files a once-per-run check reads: the local one,
+    or with `targets.hosts` the one on each host ("HOST:" prefixes its files); and why a
+    host's could not be read."""
+    if not ctx.config.hosts:
+        return ([("", ctx.project)] if await available(ctx, "project") else []), []
+    if not ctx.targets.configured("project"):
+        return [], []
+    out: list[tuple[str, Any]] = []
+    unread: list[str] = []
+    for host in ctx.targets.hosts().values():
+        if host.is_local:
+            if await available(ctx, "project"):
+                out.append((f"{host.name}:", ctx.targets.project))
+            continue
+        reason = await host.probe()
+        if reason is None:
+            try:
+                out.append((f"{host.name}:", await ctx.targets.load_host_project(host)))
+                continue
+            except Exception as exc:
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+        unread.append(f"compose files of host {host.name} not read: {reason}")
+    return out, unread

@@ -259,7 +259,7 @@ async def _plan(
 
     wanted = _wanted(prefix, created_by, due, task_fields)
     try:
-        doc = await ctx.api.openapi()
+        doc = await ctx.api.openapi(ctx.deadline)
     except OpenApiUnavailable as exc:
         ctx.record(
             "request",

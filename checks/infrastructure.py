@@ -251,19 +251,15 @@ async def ports(
     ]
     evidence: dict[str, Any] = {"host": one_host or ", ".join(hosts), "source": source}
     evidence["ports"] = rows
-    if notes:
-        evidence["not_probed"] = notes
     where = f" on {one_host}" if one_host else ""
-    if closed:
-        return Outcome.failed(
-            f"{len(closed)} of {len(wanted)} service ports{where} do not accept connections: "
-            + ", ".join(closed),
-            evidence=evidence,
-        )
-    derived = " (from the configured targets)" if source == "the configured targets" else ""
-    return Outcome.passed(
-        f"All {len(wanted)} service ports{where} accept TCP connections{derived}",
-        evidence=evidence,
+    return _ports_verdict(
+        len(wanted),
+        closed,
+        notes,
+        source,
+        evidence,
+        refused=f"{where} do not accept connections",
+        open_=f"{where} accept TCP connections",
     )
 
 
@@ -300,19 +296,40 @@ async def _ports_on_host(
         "read": "/proc/net/tcp, /proc/net/tcp6",
         "ports": rows,
     }
+    return _ports_verdict(
+        len(wanted),
+        closed,
+        notes,
+        source,
+        evidence,
+        refused=f" are not listening on host {name}",
+        open_=f" are listening on host {name}",
+    )
+
+
+def _ports_verdict(
+    wanted: int,
+    closed: list[str],
+    notes: list[str],
+    source: str,
+    evidence: dict[str, Any],
+    *,
+    refused: str,
+    open_: str,
+) -> Outcome:
+    """infrastructure.ports' verdict, probed from golive's machine or read on a host:
+    FAIL naming the `closed` ports of the `wanted` ones, else PASS. `refused` and `open_`
+    end "N of M service ports..." and "All M service ports..."; `notes` (targets not
+    probed) join the evidence."""
     if notes:
         evidence["not_probed"] = notes
     if closed:
         return Outcome.failed(
-            f"{len(closed)} of {len(wanted)} service ports are not listening on host {name}: "
-            + ", ".join(closed),
+            f"{len(closed)} of {wanted} service ports{refused}: " + ", ".join(closed),
             evidence=evidence,
         )
     derived = " (from the configured targets)" if source == "the configured targets" else ""
-    return Outcome.passed(
-        f"All {len(wanted)} service ports are listening on host {name}{derived}",
-        evidence=evidence,
-    )
+    return Outcome.passed(f"All {wanted} service ports{open_}{derived}", evidence=evidence)
 
 
 @check(

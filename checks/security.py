@@ -5,42 +5,33 @@ the scanner) is registered with `ctx.secret` before anything could print it; sum
 evidence name variables, files and lines, never values. Helpers: `_security.py` (pure
 functions: secret strength, JWTs, compose values, ports), `_security_env.py` (a service's
 environment from compose files and containers), `_secretscan.py` (the detect-secrets engine),
-`_security_api.py` (live tokens, rate-limit waits, forged tokens and verdicts),
-`_security_host.py` (key files, role attributes, container hardening, compose entries).
+`_security_scan.py` (the secrets scan of one host's project tree), `_security_api.py`
+(live tokens, rate-limit candidates, bursts and waits, the documented endpoints, forged
+tokens and verdicts), `_security_host.py` (file permissions, key files, role attributes,
+container hardening, published ports, compose entries as written).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
-import stat
 import tempfile
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from golive.api import Context, Finding, Outcome, Severity, check
-from golive.openapi import answer_reason
 
-if TYPE_CHECKING:
-    from golive.hosts.interface import Host
-
-from . import _secretscan as secretscan
 from . import _security as sec
 from ._security_api import (
-    Endpoint,
     _configured_limit,
     _forged_tokens,
-    _judge_auth,
     _live_token_lifetime,
-    _refusal_kind,
-    _request_honouring_429,
     _wait_for_reset,
+    auth_probes,
+    burst_endpoints,
+    documented_endpoints,
     limit_headers,
     rate_limit_candidates,
     recovery,
@@ -49,6 +40,7 @@ from ._security_env import (
     EnvSource,
     available,
     compose_envs,
+    compose_projects,
     container_envs,
     env_sources,
 )
@@ -57,19 +49,11 @@ from ._security_host import (
     _DANGEROUS_MEMBERSHIPS,
     _ROLE_ATTRS,
     _container_problems,
-    _raw_entries,
+    compose_plaintext,
+    permission_problems,
+    published_ports,
 )
-
-
-async def _is_private_key_on(host: Host, path: str) -> bool:
-    try:
-        return b"PRIVATE KEY" in await host.read_bytes(path, 8192)
-    except OSError:
-        return False
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
-    loop.call_soon_threadsafe(fn, *args)
+from ._security_scan import secrets_scan_on_host
 
 
 @check(
@@ -106,236 +90,11 @@ async def secrets_scan(
     (mode 0700, removed at the end) for detect-secrets, which reads files by path."""
     if not ctx.host.is_local:
         with tempfile.TemporaryDirectory(prefix="golive-secrets-") as tmp:
-            return await _secrets_scan(
+            return await secrets_scan_on_host(
                 ctx, baseline, exclude, secret_files, max_file_bytes, max_findings, Path(tmp)
             )
-    return await _secrets_scan(ctx, baseline, exclude, secret_files, max_file_bytes, max_findings)
-
-
-async def _fetch(host: Host, root: str, rels: list[str], into: Path) -> list[str]:
-    """Copy files of a remote tree into a private local directory (at most 16 reads at a
-    time); returns the ones that could not be read."""
-    sem = asyncio.Semaphore(16)
-    failed: list[str] = []
-
-    async def one(rel: str) -> None:
-        async with sem:
-            try:
-                data = await host.read_bytes(os.path.join(root, rel))
-            except OSError:
-                failed.append(rel)
-                return
-        dest = into / rel
-        dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        dest.write_bytes(data)
-
-    await asyncio.gather(*(one(r) for r in rels))
-    return failed
-
-
-async def _digests(host: Host, root: str, rels: list[str]) -> dict[str, str]:
-    """sha256 of each file, computed on the host (`sha256sum`, 200 files a call); files it
-    cannot hash are left out (they are then copied and scanned)."""
-    out: dict[str, str] = {}
-    for i in range(0, len(rels), 200):
-        chunk = {os.path.join(root, rel): rel for rel in rels[i : i + 200]}
-        try:
-            done = await host.run(["sha256sum", "--", *chunk], timeout=60)
-        except OSError:
-            return out
-        for line in done.stdout.splitlines():
-            digest, _, path = line.partition("  ")
-            if path in chunk and len(digest) == 64:
-                out[chunk[path]] = digest
-    return out
-
-
-async def _scan_remote(
-    ctx: Context,
-    chosen: list[str],
-    plugins: list[dict[str, Any]] | None,
-    deadline: float,
-    copy_dir: Path,
-    skipped: Counter[str],
-    stop: threading.Event,
-) -> tuple[list[secretscan.Hit], int, int]:
-    """Scan a remote host's files: (hits, files scanned, files to scan).
-
-    The hosts of a stack usually hold the same release, so a file whose path and content
-    (sha256 on the host) were already scanned on another host in this run is not copied
-    or scanned again: its result is reused. Only new or changed files travel and are read
-    by detect-secrets (which scans one file at a time for the whole process anyway).
-    """
-    host, root = ctx.host, ctx.project_root
-    digests = await _digests(host, root, chosen)
-    memo = ctx.targets.memo.setdefault("security.secrets_scan", {"lock": asyncio.Lock()})
-    seen: dict[tuple[str, str, str], list[secretscan.Hit]] = memo.setdefault("seen", {})
-    pkey = json.dumps(plugins, sort_keys=True, default=str)
-    loop = asyncio.get_running_loop()
-    hits: list[secretscan.Hit] = []
-    scanned = 0
-    async with memo["lock"]:
-        todo = []
-        for rel in chosen:
-            key = (rel, digests.get(rel, ""), pkey)
-            if key[1] and key in seen:
-                hits += seen[key]
-                scanned += 1
-            else:
-                todo.append(rel)
-        tree = copy_dir / "tree"
-        unreadable = set(await _fetch(host, root, todo, tree))
-        if unreadable:
-            skipped["unreadable"] += len(unreadable)
-        files = [(tree / rel, rel) for rel in todo if rel not in unreadable]
-        found, done = await asyncio.to_thread(
-            secretscan.scan_files,
-            files,
-            plugins,
-            deadline,
-            lambda v: _call_soon(loop, ctx.secret, v),
-            lambda d, t: _call_soon(loop, ctx.progress, d, t, "scanning for secrets"),
-            stop,
-        )
-        by_rel: dict[str, list[secretscan.Hit]] = {}
-        for h in found:
-            by_rel.setdefault(h.path, []).append(h)
-        for _, rel in files[:done]:
-            if digests.get(rel):
-                seen[(rel, digests[rel], pkey)] = by_rel.get(rel, [])
-        hits += found
-        scanned += done
-    return hits, scanned, len(chosen) - len(unreadable)
-
-
-async def _secrets_scan(
-    ctx: Context,
-    baseline: str | None,
-    exclude: list[str],
-    secret_files: list[str] | None,
-    max_file_bytes: int,
-    max_findings: int,
-    copy_dir: Path | None = None,
-) -> Outcome:
-    """The scan; with `copy_dir`, the host is remote and its files are copied there first
-    (a private temporary directory, removed afterwards) for detect-secrets to read."""
-    from golive.targets.project import SKIP_DIRS
-
-    deadline = time.monotonic() + max(1.0, ctx.timeout * 0.85)
-    cfg = ctx.config.targets.project
-    assert cfg is not None  # the runner skips the check without a project target
-    host = ctx.host
-    root = ctx.project_root if copy_dir is not None else str(ctx.project.root)
-    stores = {
-        os.path.normpath(s) for s in (secret_files if secret_files is not None else cfg.env_files)
-    }
-    known: set[tuple[str, str]] = set()
-    plugins = None
-    baseline_rel = None
-    if baseline:
-        if os.path.isabs(baseline):
-            bsource = baseline
-            baseline_rel = os.path.relpath(baseline, root)
-        else:
-            bsource = os.path.join(root, baseline)
-            baseline_rel = os.path.normpath(baseline)
-        bpath = Path(bsource)
-        try:
-            if copy_dir is not None:
-                bpath = copy_dir / ".golive-baseline.json"
-                bpath.write_bytes(await host.read_bytes(bsource))
-            known, plugins = secretscan.load_baseline(bpath)
-        except FileNotFoundError:
-            return Outcome.error(f"the detect-secrets baseline {baseline} does not exist")
-        except (OSError, ValueError) as exc:
-            return Outcome.error(f"cannot read the detect-secrets baseline {baseline}: {exc}")
-
-    skipped: Counter[str] = Counter()
-    chosen: list[str] = []
-    for entry in await host.walk(root, SKIP_DIRS):
-        rel, st = entry.rel, entry.stat
-        if not st.is_file:
-            continue
-        if rel == baseline_rel:
-            skipped["baseline file"] += 1
-        elif os.path.normpath(rel) in stores:
-            skipped["secret files (expected to hold secrets)"] += 1
-        elif secretscan.matches(rel, exclude):
-            skipped["excluded by pattern"] += 1
-        elif st.size > max_file_bytes:
-            skipped[f"larger than {max_file_bytes} bytes"] += 1
-        else:
-            chosen.append(rel)
-    loop = asyncio.get_running_loop()
-    stop = threading.Event()  # set when this check is cancelled: the scan ends its workers
-    try:
-        if copy_dir is not None:
-            hits, scanned, total = await _scan_remote(
-                ctx, chosen, plugins, deadline, copy_dir, skipped, stop
-            )
-        else:
-            files = [(Path(root) / rel, rel) for rel in chosen]
-            total = len(files)
-            hits, scanned = await asyncio.to_thread(
-                secretscan.scan_files,
-                files,
-                plugins,
-                deadline,
-                lambda v: _call_soon(loop, ctx.secret, v),
-                lambda d, t: _call_soon(loop, ctx.progress, d, t, "scanning for secrets"),
-                stop,
-            )
-    finally:
-        stop.set()
-    await asyncio.sleep(0)  # let the secrets registered from the thread land first
-    new = [h for h in hits if (os.path.normpath(h.path), h.hashed) not in known]
-    suppressed = len(hits) - len(new)
-    by_line: dict[tuple[str, int], list[str]] = {}
-    for h in new:
-        kinds = by_line.setdefault((h.path, h.line), [])
-        if h.type not in kinds:
-            kinds.append(h.type)
-    rows = [
-        {"file": p, "line": line, "type": ", ".join(kinds)}
-        for (p, line), kinds in sorted(by_line.items())
-    ]
-    evidence: dict[str, Any] = {
-        "root": str(root),
-        "files_scanned": scanned,
-        "files_skipped": dict(skipped),
-        "known_in_baseline": suppressed,
-        "findings": rows[:max_findings],
-    }
-    if len(rows) > max_findings:
-        evidence["findings_not_shown"] = len(rows) - max_findings
-    findings = [
-        Finding(
-            p, f"possible secret: {', '.join(kinds)}", line or None, rule="security.secrets_scan"
-        )
-        for (p, line), kinds in sorted(by_line.items())
-    ]
-    if scanned < total:
-        return Outcome.error(
-            f"scanned only {scanned} of {total} files before the time limit; raise this "
-            "check's timeout or exclude large generated directories",
-            evidence=evidence,
-            findings=findings,
-        )
-    if rows:
-        first = rows[0]
-        files_hit = len({r["file"] for r in rows})
-        return Outcome.failed(
-            f"{len(rows)} possible secret(s) in {files_hit} file(s), e.g. "
-            f"{first['file']}:{first['line']} ({first['type']})",
-            evidence=evidence,
-            findings=findings,
-            measurements={"secrets": float(len(rows))},
-        )
-    extra = f"; {suppressed} known in the baseline" if suppressed else ""
-    return Outcome.passed(
-        f"no secrets found in {scanned} files{extra}",
-        evidence=evidence,
-        measurements={"secrets": 0.0},
+    return await secrets_scan_on_host(
+        ctx, baseline, exclude, secret_files, max_file_bytes, max_findings
     )
 
 
@@ -448,7 +207,7 @@ async def jwt_expiry(
     fails; no source at all is a warning because the application's built-in default then
     applies unseen. With `targets.hosts`, the compose files of every host are read (over
     SSH; the source names the host), the containers and the API once: one result."""
-    projects, unread = await _compose_projects(ctx)
+    projects, unread = await compose_projects(ctx)
     sources = [
         src for where, project in projects for src in compose_envs(ctx, services, project, where)
     ] + await container_envs(ctx, services)
@@ -647,8 +406,6 @@ async def rate_limit_enforced(
     run is throttled; golive's address stays throttled until then. With `wait_for_reset`
     it also waits (within its timeout) until the endpoint answers again, and records after
     how long. Read-only: only `method` requests are sent (GET by default)."""
-    import httpx
-
     source = "param"
     enabled: bool | None = None
     if limit is None:
@@ -659,65 +416,10 @@ async def rate_limit_enforced(
         return Outcome.error(found, evidence={"limit_per_minute": limit})
     loop = asyncio.get_running_loop()
     t_end = loop.time() + ctx.timeout - 1.0
-    budget = max_requests
-    bursts: list[dict[str, Any]] = []
-    errors: list[str] = []
-    hit: dict[str, Any] = {}
-    hit_resp: Any = None
-    total: Counter[int] = Counter()
-
-    async def burst(ep: Endpoint, n: int, statuses: Counter[int]) -> None:
-        nonlocal hit_resp
-        sent = 0
-
-        async def worker() -> None:
-            nonlocal sent, hit_resp
-            while sent < n and not hit and loop.time() < t_end and len(errors) < 20:
-                sent += 1
-                try:
-                    resp = await ctx.api.request(ep.method, ep.path, headers=ep.headers)
-                except httpx.HTTPError as exc:
-                    errors.append(ctx.api.describe(exc))
-                    continue
-                statuses[resp.status_code] += 1
-                if resp.status_code == 429 and not hit:
-                    hit.update(endpoint=ep, after_requests=sum(statuses.values()))
-                    hit_resp = resp
-
-        await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
-
-    tried = found[: max(1, max_endpoints)]
-    for ep in tried:
-        if budget <= 0 or loop.time() >= t_end:
-            break
-        want = ep.header_remaining if ep.header_remaining is not None else None
-        if want is None:
-            want = ep.header_limit if ep.header_limit is not None else limit
-        planned = min(want + extra, budget) if want is not None else budget
-        statuses: Counter[int] = Counter()
-        t0, started = time.time(), loop.time()
-        await burst(ep, planned, statuses)
-        repeats = 1
-        if not hit and int(t0 // 60) != int(time.time() // 60) and loop.time() < t_end:
-            repeats = 2  # a fixed window may have reset in the middle of the burst
-            await burst(ep, planned, statuses)
-        sent = sum(statuses.values())
-        budget -= sent
-        total.update(statuses)
-        bursts.append(
-            {
-                "endpoint": ep.label,
-                "found_by": ep.found_by,
-                "limit_headers": ep.limit_headers or None,
-                "planned_requests": planned,
-                "bursts": repeats,
-                "seconds": round(loop.time() - started, 2),
-                "statuses": {str(k): v for k, v in sorted(statuses.items())},
-            }
-        )
-        ctx.record("bursts", bursts)
-        if hit or (errors and sent < planned // 2):
-            break
+    run = await burst_endpoints(
+        ctx, found, limit, extra, max_requests, max_endpoints, concurrency, t_end
+    )
+    bursts, errors, hit, hit_resp, total = run.bursts, run.errors, run.hit, run.hit_resp, run.total
     evidence: dict[str, Any] = {
         "limit_per_minute": limit,
         "limit_source": source or "unknown",
@@ -850,87 +552,20 @@ async def auth_required(
     the check's timeout. When the API serves an OpenAPI document, each endpoint must be one
     of its operations (its documented path is used, `/tasks` becoming `/tasks/`); one that
     is not is an ERROR naming it."""
-    import httpx
-
-    from golive.openapi import OpenApiUnavailable
-
-    try:
-        doc = await ctx.api.openapi()
-    except OpenApiUnavailable:
-        doc = None  # the endpoints are taken as configured
-    if doc is not None:
-        listed = []
-        for endpoint in endpoints:
-            method, _, path = endpoint.strip().partition(" ")
-            op = doc.find(method, path.strip() or "/")
-            if op is None:
-                return Outcome.error(
-                    f"{method.upper()} {path.strip()} is not an operation of the API's "
-                    f"OpenAPI document ({doc.source}): set `endpoints` to protected "
-                    "operations the API serves"
-                )
-            listed.append(op.label)
-        endpoints = listed
+    documented = await documented_endpoints(ctx, endpoints)
+    if isinstance(documented, Outcome):
+        return documented
+    endpoints = documented
     agent_id = ctx.api.api_cfg.agent_id
     variants = _forged_tokens(agent_id, default_keys)
     for _, token in variants:
         ctx.secret(token)
     loop = asyncio.get_running_loop()
     t_end = loop.time() + ctx.timeout - 1.0
-    rows: list[dict[str, Any]] = []
-    fails: list[str] = []
-    unclear: list[str] = []
-    for endpoint in endpoints:
-        method, _, path = endpoint.strip().partition(" ")
-        method, path = method.upper(), path.strip() or "/"
-        body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
-        anonymous: int | None = None  # the status of the request without a token
-        for label, token in variants:
-            headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-            try:
-                resp = await _request_honouring_429(ctx, method, path, headers, body, t_end)
-            except httpx.HTTPError as exc:
-                return Outcome.error(
-                    f"{method} {path}: {ctx.api.describe(exc)}", evidence={"requests": rows}
-                )
-            code = resp.status_code
-            if anonymous is None:
-                anonymous = code
-            refusal = _refusal_kind(resp) if code in (400, 422) else None
-            verdict, problem = _judge_auth(code, anonymous, token is None, refusal)
-            default_key = "well-known default key" in label
-            if verdict == "accepted":
-                fails.append(
-                    f"{method} {path} accepted a token signed with a well-known default "
-                    "key: the signing key is a default (see security.jwt_secret)"
-                    if default_key
-                    else f"{method} {path} {problem} to a request with {label}"
-                )
-            elif verdict == "server error":
-                fails.append(f"{method} {path} {problem} to a request with {label}")
-            elif verdict == "inconclusive":
-                unclear.append(f"{method} {path} {problem} to a request with {label}")
-            if not default_key or verdict != "rejected":
-                row = {
-                    "endpoint": f"{method} {path}",
-                    "request": label,
-                    "status": code,
-                    "verdict": verdict,
-                }
-                if code >= 400 and code not in (401, 403):
-                    row["reason"] = ctx.redactor.redact(answer_reason(resp, 160))
-                rows.append(row)
-            if default_key and verdict == "accepted":
-                break
-        if agent_id:
-            rows.append(
-                {
-                    "endpoint": f"{method} {path}",
-                    "request": f"{len(default_keys)} tokens signed with default keys",
-                    "status": None,
-                    "verdict": "see above if any was not rejected",
-                }
-            )
+    probed = await auth_probes(ctx, endpoints, variants, agent_id, len(default_keys), t_end)
+    if isinstance(probed, Outcome):
+        return probed
+    rows, fails, unclear = probed
     evidence = {
         "requests": rows,
         "default_key_tokens": "tried" if agent_id else "skipped: targets.api.agent_id is not set",
@@ -979,7 +614,6 @@ _SECRET_DEFAULT = [
     "*.jks",
     "*.pem",
 ]
-_NOT_SECRET = ["*.example", "*.sample", "*.template", "*.dist", "*.pub", "*.md"]
 
 
 @check(
@@ -1010,70 +644,15 @@ async def file_permissions(
     scripts installed outside the tree (`extra_paths`) are checked when they exist. Runs
     on every host of `targets.hosts` (the project tree at its `project_root`), over SSH for
     remote ones."""
-    from golive.targets.project import SKIP_DIRS
-
     cfg = ctx.config.targets.project
     assert cfg is not None  # the runner skips the check without a project target
     root = ctx.project_root
     host = ctx.host
     compose = {os.path.normpath(f) for f in cfg.compose_files if not os.path.isabs(f)}
     env_files = {os.path.normpath(f) for f in cfg.env_files}
-    problems: list[dict[str, Any]] = []
-    checked = 0
-    for entry in await host.walk(root, SKIP_DIRS):
-        rel, st = entry.rel, entry.stat
-        if st.is_dir:
-            if st.mode & stat.S_IWOTH and not st.mode & stat.S_ISVTX:
-                problems.append(
-                    {
-                        "path": rel,
-                        "mode": f"{st.perm:04o}",
-                        "problem": "directory is world-writable without the sticky "
-                        "bit: anyone can replace the files in it",
-                    }
-                )
-            continue
-        if not st.is_file:
-            continue
-        mode = st.perm
-        code = rel in compose or secretscan.matches(rel, writable_patterns)
-        secret = rel in env_files or secretscan.matches(rel, secret_patterns)
-        secret = secret and not secretscan.matches(rel, _NOT_SECRET)
-        if secret and rel.endswith((".pem", ".crt")):
-            secret = await _is_private_key_on(host, os.path.join(root, rel))
-        if code or secret:
-            checked += 1
-        if code and mode & stat.S_IWOTH:
-            problems.append(
-                {
-                    "path": rel,
-                    "mode": f"{mode:04o}",
-                    "problem": "world-writable: anyone can change what runs",
-                }
-            )
-        if secret and mode & stat.S_IROTH:
-            problems.append(
-                {
-                    "path": rel,
-                    "mode": f"{mode:04o}",
-                    "problem": "secret file readable by every local user",
-                }
-            )
-    absent = []
-    for extra in extra_paths:
-        found = await host.stat(extra)
-        if found is None:
-            absent.append(extra)
-            continue
-        checked += 1
-        if found.perm & stat.S_IWOTH:
-            problems.append(
-                {
-                    "path": extra,
-                    "mode": f"{found.perm:04o}",
-                    "problem": "world-writable: anyone can change what runs",
-                }
-            )
+    problems, checked, absent = await permission_problems(
+        host, root, compose, env_files, writable_patterns, secret_patterns, extra_paths
+    )
     evidence: dict[str, Any] = {
         "files_checked": checked,
         "problems": problems,
@@ -1367,32 +946,6 @@ async def container_hardening(
     )
 
 
-async def _compose_projects(ctx: Context) -> tuple[list[tuple[str, Any]], list[str]]:
-    """The deployed projects whose compose files a once-per-run check reads: the local one,
-    or with `targets.hosts` the one on each host ("HOST:" prefixes its files); and why a
-    host's could not be read."""
-    if not ctx.config.hosts:
-        return ([("", ctx.project)] if await available(ctx, "project") else []), []
-    if not ctx.targets.configured("project"):
-        return [], []
-    out: list[tuple[str, Any]] = []
-    unread: list[str] = []
-    for host in ctx.targets.hosts().values():
-        if host.is_local:
-            if await available(ctx, "project"):
-                out.append((f"{host.name}:", ctx.targets.project))
-            continue
-        reason = await host.probe()
-        if reason is None:
-            try:
-                out.append((f"{host.name}:", await ctx.targets.load_host_project(host)))
-                continue
-            except Exception as exc:
-                reason = " ".join(str(exc).split()) or type(exc).__name__
-        unread.append(f"compose files of host {host.name} not read: {reason}")
-    return out, unread
-
-
 @check(
     id="security.exposed_ports",
     title="Database and Redis ports are not published on all interfaces",
@@ -1415,78 +968,17 @@ async def exposed_ports(
     use the host's network. Publishing on 127.0.0.1 is fine. With `targets.hosts`, the
     compose files of every host are read (over SSH; the source names the host), and the
     containers once: one result for the whole stack."""
-    projects, unread = await _compose_projects(ctx)
+    projects, unread = await compose_projects(ctx)
     use_project = bool(projects)
     use_docker = await available(ctx, "docker")
     if not use_project and not use_docker:
         if unread:
             return Outcome.skip("; ".join(unread), evidence={"not_read": unread})
         return Outcome.skip("needs a project (compose files) or a container engine target")
-    rows: list[dict[str, Any]] = []
-    fails: list[str] = []
-    findings: list[Finding] = []
-    private = set(private_ports)
-
-    def judge(where: str, service: str, pub: sec.Published) -> None:
-        ports = sec.container_port_numbers(pub.container_port)
-        if (service in private_services or ports & private) and pub.is_public:
-            fails.append(f"{service} publishes {pub.describe()} ({where})")
-            rows.append(
-                {
-                    "source": where,
-                    "service": service,
-                    "published": pub.describe(),
-                    "verdict": "exposed",
-                }
-            )
-        else:
-            rows.append(
-                {"source": where, "service": service, "published": pub.describe(), "verdict": "ok"}
-            )
-
-    for where, project in projects:
-        for cf in project.compose():
-            data = cf.data if isinstance(cf.data, dict) else {}
-            rel = where + project.relative(cf.path)
-            for name, svc in (data.get("services") or {}).items():
-                if not isinstance(svc, dict):
-                    continue
-                for entry in svc.get("ports") or []:
-                    for pub in sec.parse_compose_port(entry):
-                        judge(rel, str(name), pub)
-                if svc.get("network_mode") == "host" and str(name) in no_host_network:
-                    fails.append(f"{name} uses network_mode: host ({rel})")
-                    findings.append(
-                        Finding(
-                            rel, f"{name} uses network_mode: host", rule="security.exposed_ports"
-                        )
-                    )
     containers = await ctx.docker.containers() if use_docker else []
-    for c in containers:
-        service = ctx.docker.service_of(c)
-        ports = (c.attrs.get("NetworkSettings") or {}).get("Ports") or {}
-        for container_port, bindings in ports.items():
-            for b in bindings or []:
-                judge(
-                    f"container {c.name}",
-                    service,
-                    sec.Published(
-                        str(b.get("HostIp") or ""),
-                        str(b.get("HostPort") or ""),
-                        container_port.split("/")[0],
-                        container_port.split("/")[1] if "/" in container_port else "tcp",
-                    ),
-                )
-        mode = (c.attrs.get("HostConfig") or {}).get("NetworkMode")
-        if mode == "host" and service in no_host_network:
-            fails.append(f"{service} runs with the host's network (container {c.name})")
-    findings += [
-        Finding(
-            r["source"], f"{r['service']} publishes {r['published']}", rule="security.exposed_ports"
-        )
-        for r in rows
-        if r["verdict"] == "exposed" and not r["source"].startswith("container ")
-    ]
+    rows, fails, findings = published_ports(
+        ctx, projects, containers, private_services, private_ports, no_host_network
+    )
     evidence: dict[str, Any] = {
         "published_ports": rows,
         "compose_checked": use_project,
@@ -1529,61 +1021,7 @@ async def compose_plaintext_secrets(ctx: Context, extra_names: list[str] = []) -
     placeholder (`changeme`, `admin`) is the password the service gets, and is reported as
     weak, as is one shorter than 8 characters, a single word or a sequence. Reports
     file:line and the variable, never the value."""
-    from golive.yamlpos import load
-
-    fails: list[dict[str, Any]] = []
-    findings: list[Finding] = []
-    extra = {n.upper() for n in extra_names}
-    for path in ctx.project.compose_paths():
-        rel = ctx.project.relative(path)
-        text = ctx.project.read_bytes(path).decode("utf-8", errors="replace")
-        data, _ = load(str(path), text)
-        if not isinstance(data, dict):
-            continue
-        for svc_name, svc in (data.get("services") or {}).items():
-            if not isinstance(svc, dict):
-                continue
-            blocks = [("environment", svc.get("environment"))]
-            build = svc.get("build")
-            if isinstance(build, dict):
-                blocks.append(("build.args", build.get("args")))
-            for block_name, block in blocks:
-                for name, raw, line in _raw_entries(block):
-                    hit = sec.literal_secret(name, raw) or (
-                        ("value", raw)
-                        if name.upper() in extra and raw and not sec.is_reference(raw)
-                        else None
-                    )
-                    if hit is None:
-                        continue
-                    kind, value = hit
-                    ctx.secret(value)
-                    what = {
-                        "value": "a plaintext value",
-                        "url": "a plaintext password in a URL",
-                        "default": "a plaintext default (${VAR:-...})",
-                    }[kind]
-                    weak = sec.password_weakness(value)
-                    if weak:
-                        what = f"{what}, a weak one ({weak})"
-                    fails.append(
-                        {
-                            "file": rel,
-                            "line": line,
-                            "service": str(svc_name),
-                            "variable": f"{block_name}.{name}",
-                            "problem": what,
-                            "weak": weak is not None,
-                        }
-                    )
-                    findings.append(
-                        Finding(
-                            rel,
-                            f"{svc_name}: {name} holds {what}",
-                            line,
-                            rule="security.compose_plaintext_secrets",
-                        )
-                    )
+    fails, findings = compose_plaintext(ctx, extra_names)
     files = [ctx.project.relative(p) for p in ctx.project.compose_paths()]
     evidence = {"compose_files": files, "plaintext": fails}
     if not files:

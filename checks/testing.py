@@ -9,12 +9,16 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from golive.api import Context, Finding, Outcome, Severity, check
 from golive.hosts.interface import Host
+
+if TYPE_CHECKING:
+    from golive.subproc import Completed
 
 DEFAULT_SUITES = [
     "tests/unit",
@@ -96,11 +100,35 @@ def _nodeid(case: Any) -> str:
     return f"{classname}::{name}" if classname else name
 
 
-def _parse_junit(path: Path, res: SuiteResult) -> int:
-    """Fill the counts from a JUnit XML file; returns how many test cases it held."""
+def _read_junit(junit: Path | str, res: SuiteResult, stdout: str) -> int:
+    """Fill the counts from pytest's JUnit XML, a file or the document itself; when it did
+    not come back whole (a remote run's report cut short), from pytest's own summary in
+    `stdout`. Returns the number of tests."""
     import xml.etree.ElementTree as ET
 
-    return _count_cases(ET.parse(path).getroot(), res)
+    try:
+        root = ET.parse(junit).getroot() if isinstance(junit, Path) else ET.fromstring(junit)
+    except ET.ParseError:
+        res.passed = res.failed = res.errors = res.skipped = 0
+        res.failing.clear()
+        return _counts_from_summary(stdout, res)
+    return _count_cases(root, res)
+
+
+async def _suite_result(
+    res: SuiteResult, done: Completed, stderr: str, junit: Path | str | None, timeout: float
+) -> SuiteResult:
+    """A suite's result from its finished pytest run (`stderr`: the run's, without the
+    JUnit XML when that came back on it) and its JUnit XML (a file, the document, or None
+    when pytest wrote none); the same for a local and a remote run."""
+    res.seconds = done.duration
+    text = done.stdout + "\n" + stderr
+    res.output = _tail(text)
+    if done.timed_out:
+        res.result, res.reason = "timed out", f"did not finish within {timeout:.0f}s"
+        return res
+    cases = await asyncio.to_thread(_read_junit, junit, res, done.stdout) if junit else 0
+    return _classify(res, done.returncode, cases, text)
 
 
 def _count_cases(root: Any, res: SuiteResult) -> int:
@@ -145,6 +173,25 @@ def _why_not_started(text: str) -> str:
     return lines[-1][:300] if lines else "no output"
 
 
+def _pytest_args(suite: str, junitxml: str, extra: list[str]) -> list[str]:
+    """The interpreter's arguments that run one suite with pytest: quiet, failing ids in
+    its short summary, no cache written, its JUnit XML (xunit1, with file and line) to
+    `junitxml`, then the check's `args`."""
+    return [
+        "-m",
+        "pytest",
+        suite,
+        "-q",
+        "-rfE",
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={junitxml}",
+        "-o",
+        "junit_family=xunit1",
+        *extra,
+    ]
+
+
 async def _run_suite(
     argv_head: list[str],
     suite: str,
@@ -163,34 +210,14 @@ async def _run_suite(
         res.result, res.reason = "missing", f"{target} does not exist under {root}"
         return res
     xml = workdir / f"suite{index}.xml"
-    argv = [
-        *argv_head,
-        "-m",
-        "pytest",
-        suite,
-        "-q",
-        "-rfE",
-        "-p",
-        "no:cacheprovider",
-        f"--junitxml={xml}",
-        "-o",
-        "junit_family=xunit1",
-        *extra,
-    ]
+    argv = [*argv_head, *_pytest_args(suite, str(xml), extra)]
     try:
         done = await subproc.run(argv, timeout=timeout, cwd=root, env=env)
     except OSError as exc:
         res.result = "could not start"
         res.reason = f"cannot run {argv[0]}: {exc.strerror or exc}"
         return res
-    res.seconds = done.duration
-    text = done.stdout + "\n" + done.stderr
-    res.output = subproc.tail(text, 15)
-    if done.timed_out:
-        res.result, res.reason = "timed out", f"did not finish within {timeout:.0f}s"
-        return res
-    cases = await asyncio.to_thread(_parse_junit, xml, res) if xml.exists() else 0
-    return _classify(res, done.returncode, cases, text)
+    return await _suite_result(res, done, done.stderr, xml if xml.exists() else None, timeout)
 
 
 _SUMMARY_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)\b")
@@ -255,8 +282,6 @@ async def _run_suite_on(
 ) -> SuiteResult:
     """One suite on a remote host: pytest's JUnit XML goes to its stderr (read back over
     the channel), nothing is written on the host by golive."""
-    import xml.etree.ElementTree as ET
-
     res = SuiteResult(suite)
     target = suite.split("::", 1)[0]
     if await host.stat(posixpath.join(root, target)) is None:
@@ -271,17 +296,7 @@ async def _run_suite_on(
         "env",
         *(f"{k}={v}" for k, v in env.items()),
         py,
-        "-m",
-        "pytest",
-        suite,
-        "-q",
-        "-rfE",
-        "-p",
-        "no:cacheprovider",
-        "--junitxml=/dev/stderr",
-        "-o",
-        "junit_family=xunit1",
-        *extra,
+        *_pytest_args(suite, "/dev/stderr", extra),
     ]
     if "/" in py and await host.stat(py) is None:
         res.result, res.reason = "could not start", f"cannot run {py}: No such file or directory"
@@ -291,20 +306,8 @@ async def _run_suite_on(
     except OSError as exc:
         res.result, res.reason = "could not start", f"cannot run {py}: {exc.strerror or exc}"
         return res
-    res.seconds = done.duration
     xml, stderr = _split_junit(done.stderr)
-    text = done.stdout + "\n" + stderr
-    res.output = _tail(text)
-    if done.timed_out:
-        res.result, res.reason = "timed out", f"did not finish within {timeout:.0f}s"
-        return res
-    try:
-        cases = _count_cases(ET.fromstring(xml), res) if xml else 0
-    except ET.ParseError:  # cut short (a very large report): pytest's own summary instead
-        res.passed = res.failed = res.errors = res.skipped = 0
-        res.failing.clear()
-        cases = _counts_from_summary(done.stdout, res)
-    return _classify(res, done.returncode, cases, text)
+    return await _suite_result(res, done, stderr, xml or None, timeout)
 
 
 def _tail(text: str) -> list[str]:
@@ -439,30 +442,13 @@ async def suites(
                 head += [f"--source={','.join(coverage)}"]
             else:
                 notes.append(f"coverage.py is not installed for {py}, coverage not measured")
-        slots = asyncio.Semaphore(parallel)
-        finished: dict[int, SuiteResult] = {}
 
-        async def one(i: int, suite: str) -> None:
-            async with slots:
-                remaining = deadline - loop.time()
-                if remaining <= 1:
-                    res = SuiteResult(
-                        suite,
-                        "timed out",
-                        reason="the check's own timeout was used up before it ran",
-                    )
-                else:
-                    ctx.progress(len(finished), len(suites), suite)
-                    limit = min(timeouts.get(suite, suite_timeout), remaining)
-                    res = await _run_suite(
-                        head, suite, root, workdir, i, limit, list(args), run_env
-                    )
-            finished[i] = res
-            ctx.record("suites", [finished[k].row() for k in sorted(finished)])
+        async def run(i: int, suite: str, limit: float) -> SuiteResult:
+            return await _run_suite(head, suite, root, workdir, i, limit, list(args), run_env)
 
-        await asyncio.gather(*(one(i, suite) for i, suite in enumerate(suites)))
-        results.extend(finished[i] for i in range(len(suites)))
-        ctx.progress(len(suites), len(suites), "done")
+        results.extend(
+            await _run_all(ctx, suites, parallel, timeouts, suite_timeout, deadline, run)
+        )
         cov: float | str | None = None
         if coverage and len(head) > 1:
             cov = await _coverage_percent(head, root, cov_data, run_env)
@@ -498,6 +484,28 @@ async def _suites_on_host(
             f"coverage is not measured on host {host.name} (coverage.py would write its data "
             "file there)"
         )
+
+    async def run(i: int, suite: str, limit: float) -> SuiteResult:
+        return await _run_suite_on(host, py, suite, root, limit, list(args), run_env)
+
+    results = await _run_all(ctx, suites, parallel, timeouts, suite_timeout, deadline, run)
+    return _verdict(results, min_pass_rate, None, None, notes)
+
+
+async def _run_all(
+    ctx: Context,
+    suites: list[str],
+    parallel: int,
+    timeouts: dict[str, float],
+    suite_timeout: float,
+    deadline: float,
+    run: Callable[[int, str, float], Awaitable[SuiteResult]],
+) -> list[SuiteResult]:
+    """Run every suite, `parallel` at a time, with `run(index, suite, time limit)`: its
+    own timeout, never beyond `deadline` (loop time); a suite whose turn comes after that
+    is timed out without running. Progress is reported and the suites' rows recorded as
+    each ends. The results come in the order of `suites`."""
+    loop = asyncio.get_running_loop()
     slots = asyncio.Semaphore(parallel)
     finished: dict[int, SuiteResult] = {}
 
@@ -511,14 +519,13 @@ async def _suites_on_host(
             else:
                 ctx.progress(len(finished), len(suites), suite)
                 limit = min(timeouts.get(suite, suite_timeout), remaining)
-                res = await _run_suite_on(host, py, suite, root, limit, list(args), run_env)
+                res = await run(i, suite, limit)
         finished[i] = res
         ctx.record("suites", [finished[k].row() for k in sorted(finished)])
 
     await asyncio.gather(*(one(i, suite) for i, suite in enumerate(suites)))
     ctx.progress(len(suites), len(suites), "done")
-    results = [finished[i] for i in range(len(suites))]
-    return _verdict(results, min_pass_rate, None, None, notes)
+    return [finished[i] for i in range(len(suites))]
 
 
 async def _interpreter_on(host: Host, root: str, python: str | None) -> str:

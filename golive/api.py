@@ -194,6 +194,9 @@ class Context:
     targets: Targets
     redactor: Redactor
     evidence: dict[str, Any] = field(default_factory=dict)
+    #: the event-loop time (`asyncio.get_running_loop().time()`) by which the check must
+    #: finish: its timeout from when it started (None outside a run)
+    deadline: float | None = None
     _progress: Callable[[float, float, str], None] | None = None
     _host: Host | None = None
 

@@ -247,6 +247,7 @@ class Runner:
         return Context(
             check_id=p.id,
             timeout=timeout,
+            deadline=asyncio.get_running_loop().time() + timeout,
             settings=self.settings,
             config=self.config,
             targets=self.targets,

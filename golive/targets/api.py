@@ -6,11 +6,14 @@ import asyncio
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from golive.targets.http import HttpService
+from golive.targets.http import HttpService, retry_after_seconds
 
 if TYPE_CHECKING:
     from golive.config import ApiTarget as ApiConfig
     from golive.openapi import OpenApi
+
+#: how many 429 answers to /openapi.json golive waits out in one fetch before it gives up
+_MAX_429_WAITS = 5
 
 
 class ApiTarget(HttpService):
@@ -25,6 +28,8 @@ class ApiTarget(HttpService):
         self.probe_path = cfg.health_path
         self._token: str | None = cfg.token
         self._openapi: asyncio.Future[OpenApi | str] | None = None
+        # loop time at which the 429 that ended the last fetch of the document lifts
+        self._openapi_lifts_at: float | None = None
         # each token request golive made: the API may keep its own record of it (side effects)
         self.token_requests: list[dict[str, Any]] = []
 
@@ -60,22 +65,34 @@ class ApiTarget(HttpService):
         token = await self.token()
         return {"Authorization": f"Bearer {token}"} if token else {}
 
-    async def openapi(self) -> OpenApi:
+    async def openapi(self, deadline: float | None = None) -> OpenApi:
         """The API's OpenAPI document (`targets.api.openapi_path`), fetched once per run.
 
+        `deadline` is the event-loop time (`loop.time()`) by which the caller needs it, e.g.
+        a check's `ctx.deadline`; without one, the API's `timeout` from now. A 429 answer is
+        retried after the wait its Retry-After asks for (seconds or an HTTP date) while that
+        wait ends before the deadline. A document refused that way is not kept: a later
+        caller whose deadline is past the end of that wait fetches it again then.
+
         Raises :class:`golive.openapi.OpenApiUnavailable` saying why there is none (not
-        configured, not served, not JSON, not OpenAPI 3, unreachable)."""
+        configured, not served, rate limited, not JSON, not OpenAPI 3, unreachable)."""
         from golive.openapi import OpenApi, OpenApiUnavailable
 
-        if self._openapi is None:
-            self._openapi = asyncio.ensure_future(self._fetch_openapi())
-        got = await asyncio.shield(self._openapi)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.timeout if deadline is None else deadline
+        fut = self._openapi
+        lifts_at = self._openapi_lifts_at
+        if fut is None or (fut.done() and lifts_at is not None and lifts_at < end):
+            within = "within targets.api.timeout" if deadline is None else "of the check's timeout"
+            self._openapi = fut = asyncio.ensure_future(self._fetch_openapi(end, within))
+        got = await asyncio.shield(fut)
         if isinstance(got, str):
             raise OpenApiUnavailable(got)
         assert isinstance(got, OpenApi)
         return got
 
-    async def _fetch_openapi(self) -> OpenApi | str:
+    async def _fetch_openapi(self, deadline: float, within: str) -> OpenApi | str:
+        """The document, else why there is none; `within` names what `deadline` is."""
         import httpx
 
         from golive.openapi import OpenApi, OpenApiUnavailable
@@ -83,12 +100,41 @@ class ApiTarget(HttpService):
         path = self.api_cfg.openapi_path
         if not path:
             return "targets.api.openapi_path is not set"
-        try:
-            resp = await self.get(path, headers={"accept": "application/json"})
-            if resp.status_code in (301, 302, 307, 308) and resp.headers.get("location"):
-                resp = await self.get(resp.headers["location"])
-        except httpx.HTTPError as exc:
-            return f"GET {path}: {self.describe(exc)}"
+        loop = asyncio.get_running_loop()
+        lifts_at, self._openapi_lifts_at = self._openapi_lifts_at, None
+        if lifts_at is not None:  # an earlier fetch was refused with a 429 until then
+            await asyncio.sleep(max(0.0, lifts_at - loop.time()))
+        waits = 0
+        while True:
+            try:
+                resp = await self.get(path, headers={"accept": "application/json"})
+                if resp.status_code in (301, 302, 307, 308) and resp.headers.get("location"):
+                    resp = await self.get(resp.headers["location"])
+            except httpx.HTTPError as exc:
+                return f"GET {path}: {self.describe(exc)}"
+            if resp.status_code != 429:
+                break
+            value = resp.headers.get("retry-after")
+            wait = retry_after_seconds(value)
+            said = f"GET {path} answered 429 Too Many Requests"
+            if wait is None:
+                if not value:
+                    return f"{said} without a Retry-After header saying when to ask again"
+                return f"{said} with a Retry-After that is neither seconds nor a date: {value!r}"
+            left = deadline - loop.time()
+            if wait >= left:
+                self._openapi_lifts_at = loop.time() + wait
+                return (
+                    f"{said} with Retry-After: {value} ({wait:.0f}s), longer than the "
+                    f"{max(0.0, left):.1f}s left {within}"
+                )
+            if waits == _MAX_429_WAITS:
+                return (
+                    f"{said} again after {waits} waits as its Retry-After said "
+                    f"(last Retry-After: {value})"
+                )
+            waits += 1
+            await asyncio.sleep(wait)
         if resp.status_code != 200:
             return f"the API serves no OpenAPI document: GET {path} answered {resp.status_code}"
         try:

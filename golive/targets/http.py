@@ -51,6 +51,26 @@ def describe_http_error(exc: BaseException, url: str, timeout: float) -> str:
     return f"{type(exc).__name__} talking to {url}: {text}"
 
 
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value: whole seconds or an HTTP date (RFC 9110),
+    counted from `now` (epoch seconds; the current time when None). None when the value is
+    missing or neither form; never negative."""
+    if not value:
+        return None
+    try:
+        return float(max(0, int(value.strip())))
+    except ValueError:
+        pass
+    import time
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
     cur: BaseException | None = exc

@@ -18,23 +18,21 @@ Failing states are built for real and undone:
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 
 from golive.models import CheckResult, Status
 from golive.testing import run_check
+from tests.loopback import Handler, LoopbackServer, serving
 
 if TYPE_CHECKING:
     from demo.stack import Stack
@@ -325,7 +323,7 @@ def test_throughput_concludes_early_when_nothing_runs(clean_api: Stack) -> None:
     assert _probe_tasks(clean_api) == []
 
 
-class _MisbehavingApi(ThreadingHTTPServer):
+class _MisbehavingApi(LoopbackServer):
     """A loopback proxy in front of the real demo API that rewrites some answers.
 
     Every request is forwarded to the real API first; then every `fail_every`-th task
@@ -333,78 +331,33 @@ class _MisbehavingApi(ThreadingHTTPServer):
     `refuse_removal`, DELETE and cancel are refused with 403 without forwarding.
     """
 
-    daemon_threads = True
-
     def __init__(self, upstream: str, fail_every: int = 0, refuse_removal: bool = False) -> None:
-        self.upstream = urlsplit(upstream)
         self.fail_every = fail_every
         self.refuse_removal = refuse_removal
         self.creates = 0
-        self.lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _ProxyHandler)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        super().__init__(_Misbehaving, upstream)
 
 
-class _ProxyHandler(BaseHTTPRequestHandler):
+class _Misbehaving(Handler):
     server: _MisbehavingApi
-    protocol_version = "HTTP/1.1"
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def _relay(self) -> None:
+    def respond(self, body: bytes) -> None:
         srv = self.server
-        body = self.rfile.read(int(self.headers.get("content-length") or 0))
         removal = self.command == "DELETE" or self.path.endswith("/cancel")
         if srv.refuse_removal and removal:
-            return self._answer(403, {"detail": "forbidden by the test proxy"})
-        conn = http.client.HTTPConnection(srv.upstream.hostname, srv.upstream.port, timeout=10)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-        conn.request(self.command, self.path, body=body or None, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        conn.close()
-        if self.command == "POST" and self.path == "/tasks/" and resp.status == 201:
+            return self.answer(403, {"detail": "forbidden by the test proxy"})
+        status, headers, data = self.forward(body)
+        if self.command == "POST" and self.path == "/tasks/" and status == 201:
             with srv.lock:
                 srv.creates += 1
                 fail = srv.fail_every and srv.creates % srv.fail_every == 0
             if fail:
-                return self._answer(500, {"detail": "Internal Server Error"})
-        self.send_response(resp.status)
-        for k, v in resp.getheaders():
-            if k.lower() not in (
-                "content-length",
-                "connection",
-                "transfer-encoding",
-                "date",
-                "server",
-            ):
-                self.send_header(k, v)
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _answer(self, status: int, doc: Any) -> None:
-        data = json.dumps(doc).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_DELETE = _relay
+                return self.answer(500, {"detail": "Internal Server Error"})
+        self.send_back(status, headers, data)
 
 
-@contextmanager
-def misbehaving_api(stack: Stack, **kw: Any) -> Iterator[_MisbehavingApi]:
-    srv = _MisbehavingApi(stack.api_url, **kw)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
+def misbehaving_api(stack: Stack, **kw: Any) -> AbstractContextManager[_MisbehavingApi]:
+    return serving(_MisbehavingApi(stack.api_url, **kw))
 
 
 @pytest.mark.integration

@@ -4,6 +4,7 @@ slow tests, an import error, a missing path and a bad interpreter; pytest really
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -263,33 +264,29 @@ def test_parallel_below_one_is_an_error(tmp_path: Path) -> None:
     assert result.summary == "parallel must be at least 1 (got 0)"
 
 
-def test_a_remote_report_cut_short_falls_back_to_pytests_own_summary(tmp_path: Path) -> None:
-    """On a remote host the JUnit XML comes back on pytest's stderr; when it is cut (a very
-    large report), the counts come from pytest's summary line and `-rfE` lines. Fed here
-    with the output of a real pytest run."""
-    import subprocess
-
-    from golive.checks.testing import SuiteResult, _counts_from_summary, _split_junit
+def _junit_on_stderr(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """A real pytest run of a project with a failing, a skipped and passing tests, its
+    JUnit XML written to its stderr as on a remote host (golive's own pytest arguments)."""
+    from golive.checks.testing import _pytest_args
 
     make_project(tmp_path, {"tests/unit/test_a.py": FAILING + PASSING})
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/unit",
-            "-q",
-            "-rfE",
-            "-p",
-            "no:cacheprovider",
-            "--junitxml=/dev/stderr",
-        ],
+    return subprocess.run(
+        [sys.executable, *_pytest_args("tests/unit", "/dev/stderr", [])],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"},
         timeout=120,
     )
+
+
+def test_a_remote_report_cut_short_falls_back_to_pytests_own_summary(tmp_path: Path) -> None:
+    """On a remote host the JUnit XML comes back on pytest's stderr; when it is cut (a very
+    large report), the counts come from pytest's summary line and `-rfE` lines. Fed here
+    with the output of a real pytest run."""
+    from golive.checks.testing import SuiteResult, _counts_from_summary, _split_junit
+
+    done = _junit_on_stderr(tmp_path)
     xml, rest = _split_junit(done.stderr)
     assert xml.startswith("<?xml") and xml.endswith("</testsuites>")
     assert "<?xml" not in rest
@@ -298,3 +295,31 @@ def test_a_remote_report_cut_short_falls_back_to_pytests_own_summary(tmp_path: P
     assert (res.passed, res.failed, res.errors, res.skipped) == (6, 1, 0, 1)
     assert [f["test"] for f in res.failing] == ["tests/unit/test_a.py::TestMath::test_wrong"]
     assert res.failing[0]["message"].startswith("AssertionError: arithmeti"), res.failing
+
+
+@pytest.mark.parametrize("as_file", [False, True], ids=["document", "file"])
+@pytest.mark.parametrize("cut", [False, True], ids=["whole", "cut-short"])
+def test_a_report_is_read_the_same_from_a_file_or_a_document(
+    tmp_path: Path, as_file: bool, cut: bool
+) -> None:
+    """Local runs leave the JUnit XML in a file, remote ones send the document: one reader
+    takes both, and falls back to pytest's summary for a report cut short."""
+    from golive.checks.testing import SuiteResult, _read_junit, _split_junit
+
+    done = _junit_on_stderr(tmp_path)
+    xml, _ = _split_junit(done.stderr)
+    if cut:
+        xml = xml[: len(xml) // 2]
+    junit: Path | str = xml
+    if as_file:
+        junit = tmp_path / "report.xml"
+        junit.write_text(xml, encoding="utf-8")
+    res = SuiteResult("tests/unit")
+    assert _read_junit(junit, res, done.stdout) == 8
+    assert (res.passed, res.failed, res.errors, res.skipped) == (6, 1, 0, 1)
+    failing = res.failing[0]
+    assert failing["test"] == "tests/unit/test_a.py::TestMath::test_wrong"
+    if cut:  # pytest's short summary names the test, not its line
+        assert failing["line"] is None
+    else:
+        assert isinstance(failing["line"], int)

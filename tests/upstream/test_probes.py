@@ -17,17 +17,18 @@ their own ``/openapi.json``:
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import psycopg
 import pytest
 
+from golive.config import ApiTarget as ApiConfig
 from golive.models import Status
 from golive.openapi import OpenApi
+from golive.targets.api import ApiTarget
 from golive.testing import run_check
 
 if TYPE_CHECKING:
@@ -38,17 +39,18 @@ pytestmark = pytest.mark.integration
 
 
 def _document(url: str) -> OpenApi:
-    """The API's OpenAPI document; a 429 (the demo's limiter, spent by an earlier burst test
-    in the same window) is waited out as its Retry-After says, within 90 s."""
-    deadline = time.monotonic() + 90
-    while True:
-        resp = httpx.get(f"{url}/openapi.json", timeout=30, trust_env=False)
-        if resp.status_code != 429 or time.monotonic() > deadline:
-            break
-        retry_after = resp.headers.get("retry-after", "1")
-        time.sleep(min(float(retry_after) if retry_after.isdigit() else 1.0, 10.0))
-    resp.raise_for_status()
-    return OpenApi(resp.json())
+    """The API's OpenAPI document as golive fetches it: a 429 (the demo's limiter, spent by
+    an earlier burst test in the same window) is waited out as its Retry-After says,
+    within 90 s."""
+
+    async def fetch() -> OpenApi:
+        api = ApiTarget(ApiConfig(url=url, timeout=30))
+        try:
+            return await api.openapi(asyncio.get_running_loop().time() + 90)
+        finally:
+            await api.close()
+
+    return asyncio.run(fetch())
 
 
 def _default(func: Any, name: str) -> Any:
@@ -58,11 +60,10 @@ def _default(func: Any, name: str) -> Any:
 def default_operations() -> list[tuple[str, str]]:
     """(method, path) of every API operation golive calls with its default parameters."""
     from checks import final, performance, security
-    from golive.config import ApiTarget
 
     ops: list[tuple[str, str]] = [
         ("POST", "/agents/auth/token"),  # ApiTarget.token, security.jwt_expiry
-        ("GET", ApiTarget().health_path),  # the API probe, final.health, the monitor
+        ("GET", ApiConfig().health_path),  # the API probe, final.health, the monitor
         ("POST", _default(performance.task_throughput, "tasks_path")),
         ("POST", "/tasks/{task_id}/cancel"),  # the task probe's clean-up
     ]
