@@ -2,6 +2,9 @@
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# two pytest-xdist workers: the demo stack's tests on one, the real Ordinaut's, the SSH
+# hosts' and the unit tests on the other (tests/conftest.py: xdist_group)
+PYTEST_WORKERS ?= -n 2 --dist loadgroup
 
 .PHONY: bootstrap lint typecheck test test-unit demo upstream upstream-doc docs clean
 
@@ -19,7 +22,7 @@ typecheck: bootstrap
 # The full suite, with its real services (PostgreSQL, Redis, Prometheus, Alertmanager,
 # podman) started by the test fixtures. pytest's exit 5 (no tests collected) is a failure.
 test: lint typecheck
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(PY) -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-unit: bootstrap

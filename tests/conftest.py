@@ -37,6 +37,46 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "integration: needs real services (PostgreSQL, Redis, Prometheus, Alertmanager, podman)",
     )
+    # pytest-xdist registers it too; without xdist the mark is inert
+    config.addinivalue_line("markers", "xdist_group(name): run these tests on one worker")
+
+
+# Tests that change or read state the whole machine shares (root's crontab and the cron
+# daemon, podman's storage and networks, the demo's ops files): with pytest-xdist they run
+# on one worker, in order, together with every test of the demo stack.
+MACHINE_WIDE = (
+    "golive/monitor/test_cli.py",
+    "golive/monitor/test_cron.py",
+    "checks/test_operations.py",
+    "checks/test_database.py",
+    "demo/",
+    "reliability/",
+)
+TESTS = Path(__file__).resolve().parent
+
+
+def xdist_group(item: pytest.Item) -> str | None:
+    """The pytest-xdist group of a test (`--dist loadgroup` runs a group on one worker):
+    "stack" for the tests of the one demo stack and of machine-wide state, "upstream" for
+    those of the real Ordinaut, "hosts" for the SSH test hosts; None (any worker) for
+    tests that start nothing shared."""
+    names = set(getattr(item, "fixturenames", ()))
+    rel = item.path.resolve().relative_to(TESTS).as_posix()
+    if "stack" in names or rel.startswith(MACHINE_WIDE):
+        return "stack"
+    if "upstream" in names:
+        return "upstream"
+    if "ssh_hosts" in names:
+        return "hosts"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group the tests for pytest-xdist (see `xdist_group`); a plain run ignores the mark."""
+    for item in items:
+        group = xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def _missing(

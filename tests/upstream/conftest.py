@@ -61,6 +61,42 @@ def upstream() -> Iterator[UpstreamStack]:
     )
 
 
+@pytest.fixture(scope="module")
+def demo_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo's API process on its own, for comparing its OpenAPI document with
+    Ordinaut's: it serves the document with no database or Redis behind it (both point at
+    a closed port), so these tests need no demo stack beside Ordinaut."""
+    import secrets
+
+    from demo.stack import app, procs
+
+    env = app.python_env()
+    env.update(
+        {
+            "DATABASE_URL": "postgresql://golive@127.0.0.1:1/none",
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+        }
+    )
+    tmp = tmp_path_factory.mktemp("demo-api")
+    port = procs.free_port()
+    argv = [sys.executable, "-m", "uvicorn", "demo.api:app", "--host", "127.0.0.1"]
+    pid = procs.spawn(
+        [*argv, "--port", str(port), "--no-access-log"], tmp / "api.log", env=env, cwd=REPO
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        procs.wait_until(
+            lambda: procs.http_ok(f"{url}/openapi.json"),
+            60,
+            "the demo API",
+            alive=lambda: procs.alive(pid),
+        )
+        yield url
+    finally:
+        procs.kill_group(pid)
+
+
 def _table_counters(dsn: str) -> dict[str, tuple[int, int, int]]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         rows = conn.execute(

@@ -1,9 +1,8 @@
 """golive's API probes against the real Ordinaut 2.2.2, and the demo's honesty about it.
 
 Ordinaut runs on loopback through :mod:`demo.upstream` (the session ``upstream`` fixture:
-its own API, scheduler and workers on real PostgreSQL and Redis); the demo through the
-session ``stack`` fixture. Both serve
-their own ``/openapi.json``:
+its own API, scheduler and workers on real PostgreSQL and Redis); the demo's API process
+through the ``demo_api`` fixture. Both serve their own ``/openapi.json``:
 
 * every operation golive calls with its default parameters is one Ordinaut serves, and
   the demo's request schema for it is at least as strict as Ordinaut's (required fields,
@@ -32,7 +31,6 @@ from golive.targets.api import ApiTarget
 from golive.testing import run_check
 
 if TYPE_CHECKING:
-    from demo.stack import Stack
     from demo.upstream import UpstreamStack
 
 pytestmark = pytest.mark.integration
@@ -158,10 +156,10 @@ def test_the_strictness_comparison_finds_a_looser_schema() -> None:
     assert looser(upstream, upstream) == []
 
 
-def test_the_demo_is_at_least_as_strict_as_ordinaut(stack: Stack, upstream: UpstreamStack) -> None:
+def test_the_demo_is_at_least_as_strict_as_ordinaut(demo_api: str, upstream: UpstreamStack) -> None:
     """Both APIs running: for every operation golive calls by default, Ordinaut serves it
     and the demo's request schema is at least as strict as Ordinaut's."""
-    up_doc, demo_doc = _document(upstream.api_url), _document(stack.api_url)
+    up_doc, demo_doc = _document(upstream.api_url), _document(demo_api)
     compared = []
     for method, path in default_operations():
         up_op = up_doc.find(method, path)
