@@ -261,7 +261,9 @@ def test_weak_secrets_are_named(value: str | None, reason: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [secrets.token_urlsafe(48), secrets.token_hex(16), secrets.token_urlsafe(32)]
+    "value",
+    [secrets.token_urlsafe(48), secrets.token_hex(16), secrets.token_urlsafe(32)],
+    ids=["urlsafe48", "hex16", "urlsafe32"],  # fresh values, stable ids (xdist compares them)
 )
 def test_random_secrets_are_strong(value: str) -> None:
     assert sec.secret_weakness(value, min_length=32, min_entropy_bits=100) is None
