@@ -39,6 +39,17 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     # pytest-xdist registers it too; without xdist the mark is inert
     config.addinivalue_line("markers", "xdist_group(name): run these tests on one worker")
+    if config.getoption("dist", None) == "loadgroup" and not hasattr(config, "workerinput"):
+        from importlib.metadata import version
+
+        pytest_version = tuple(int(p) for p in version("pytest").split(".")[:2])
+        xdist_version = tuple(int(p) for p in version("pytest-xdist").split(".")[:2])
+        if pytest_version >= (9, 2) and xdist_version <= (3, 8):
+            raise pytest.UsageError(
+                f"pytest {version('pytest')} with pytest-xdist {version('pytest-xdist')}: "
+                "--dist loadgroup would not group the tests (pytest-dev/pytest-xdist#1386); "
+                "install the versions pyproject.toml asks for (pip install -e '.[dev]')"
+            )
 
 
 # Tests that change or read state the whole machine shares (root's crontab and the cron
@@ -71,12 +82,32 @@ def xdist_group(item: pytest.Item) -> str | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the marks into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Group the tests for pytest-xdist (see `xdist_group`); a plain run ignores the mark."""
     for item in items:
         group = xdist_group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Refuse a pytest-xdist run whose groups did not take (the node ids of grouped tests
+    carry no ``@group``): the demo stack's tests would be spread over both workers, each
+    starting its own stack beside the other's."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    lost = [
+        i.nodeid
+        for i in session.items
+        if i.get_closest_marker("xdist_group") and "@" not in i.nodeid
+    ]
+    if lost:
+        raise pytest.UsageError(
+            f"pytest-xdist --dist loadgroup did not group {len(lost)} tests (e.g. {lost[0]}): "
+            "this pytest and pytest-xdist do not work together (pytest-dev/pytest-xdist#1386)"
+        )
 
 
 def _missing(

@@ -1113,7 +1113,9 @@ def test_rate_limit_enforced_waits_until_the_throttle_lifts(
         elapsed = time.monotonic() - started
         from demo.stack import procs
 
-        assert procs.http_ok(f"{url}/tools"), "golive's address is still throttled"
+        # golive's address is served again (each request golive sent while throttled still
+        # counts in the demo's window, so one just after the lift may tip it over briefly)
+        procs.wait_until(lambda: procs.http_ok(f"{url}/tools"), 30, "the throttle to lift")
     assert r.status is Status.PASS, r.summary
     assert r.summary.startswith("GET /tools answered 429 after ")
     lifted = r.evidence["recovery"]["throttle_lifted_after_s"]
