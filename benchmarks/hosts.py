@@ -9,10 +9,10 @@ crontab from ops/crontab. Then runs `python -m golive run` of the host-level che
 (security.file_permissions, security.secrets_scan, infrastructure.disk, operations.cron,
 operations.runbooks) with `targets.hosts` listing the first host only, then all 8,
 alternating, `--repeat` times each. The time measured is the run's own duration from its
-JSON report (interpreter start-up excluded). The goal compares the best (least disturbed)
-run of each, as timeit does: the 8 SSH servers share this machine's cores with golive and
-with whatever else runs, which the medians (printed too) show. Prints each figure and, on
-the last line, the ratio against its goal; exits 1 when the goal is missed.
+JSON report (interpreter start-up excluded). The goal compares the medians of the runs of
+each (the best runs are printed too): the 8 SSH servers share this machine's cores with
+golive and with whatever else runs. Prints each figure and, on the last line, the ratio
+against its goal; exits 1 when the goal is missed.
 """
 
 from __future__ import annotations
