@@ -77,6 +77,24 @@ class Targets:
             return hosts
         return [h for h in hosts if h.name in selectors or set(h.roles) & set(selectors)]
 
+    def engine_host(self) -> Host | None:
+        """The host whose engine socket `targets.docker` reaches over SSH: the one named by
+        `host:`, or the host of `targets.hosts` whose address `base_url: ssh://...` is
+        (so that its pinned key and identity are used); None for a socket or $DOCKER_HOST."""
+        cfg = self.config.targets.docker
+        if cfg is None:
+            return None
+        if cfg.host is not None:
+            return self.hosts()[cfg.host]
+        if cfg.base_url and cfg.base_url.startswith("ssh://"):
+            from golive.hosts.ssh import parse_ssh_url
+
+            wanted = parse_ssh_url(cfg.base_url)
+            for h in self.config.hosts:
+                if h.ssh is not None and parse_ssh_url(h.ssh) == wanted:
+                    return self.hosts()[h.name]
+        return None
+
     def project_root(self, host: Host) -> str:
         """Where the deployed project tree is on a host."""
         for h in self.config.hosts:
@@ -151,7 +169,7 @@ class Targets:
         if kind == "docker":
             from golive.targets.docker import DockerTarget
 
-            return DockerTarget(cfg, host=self.hosts()[cfg.host] if cfg.host else None)
+            return DockerTarget(cfg, host=self.engine_host())
         if kind == "prometheus":
             from golive.targets.prometheus import PrometheusTarget
 
@@ -214,9 +232,11 @@ class Targets:
         if t.redis is not None:
             out["redis"] = t.redis.url
         if t.docker is not None:
-            if t.docker.host is not None:
-                host = self.hosts()[t.docker.host]
-                out["docker"] = f"{t.docker.socket} on host {host.name} ({host.address})"
+            engine_host = self.engine_host()
+            if engine_host is not None:
+                out["docker"] = (
+                    f"{t.docker.socket} on host {engine_host.name} ({engine_host.address})"
+                )
             else:
                 out["docker"] = t.docker.base_url or "$DOCKER_HOST"
             if t.docker.compose_project:

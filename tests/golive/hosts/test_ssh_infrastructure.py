@@ -272,6 +272,15 @@ def test_the_engine_on_a_host_is_reached_over_its_ssh_connection(
     status, summary = verdicts(run)[("infrastructure.engine", None)]
     assert status == "FAIL" and "is older than the minimum 99.0" in summary, summary
 
+    # base_url: ssh://... naming host2's address takes the same path, with host2's keys
+    ssh_url = hosts.golive_block()[1]["ssh"]
+    by_url = {"base_url": ssh_url, "socket": sock}
+    cfg = _engine_config(tmp_path, hosts, by_url, [{**engine, "params": {"min_cpus": 1}}])
+    run, _ = run_json(tmp_path, cfg)
+    status, summary = verdicts(run)[("infrastructure.engine", None)]
+    assert status == "PASS" and " on host host2 with " in summary, summary
+    assert run["targets"]["docker"] == f"{sock} on host host2 ({ssh_url})"
+
     # no compose CLI on host1: looked for there, and named so
     engine["params"] = {"compose_commands": ["golive-no-such-compose"], "min_cpus": 1}
     cfg = _engine_config(tmp_path, hosts, docker, [engine])
