@@ -8,6 +8,7 @@ of the deployed project at the same path.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -312,6 +313,24 @@ def test_an_engine_socket_missing_on_the_host_skips_with_the_reason(
     assert status == "SKIP" and summary.endswith(
         f"{hosts.mount_at}/.env on host host2 is not a socket"
     )
+
+    # a socket there, but host2's sshd refuses stream-local forwarding
+    h2 = hosts.hosts[1]
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(tmp_path / "engine.sock"))
+    listener.listen(1)
+    hosts.restart(h2, {"AllowStreamLocalForwarding": "no"})
+    try:
+        docker["socket"] = str(tmp_path / "engine.sock")
+        cfg = _engine_config(tmp_path, hosts, docker, [{"id": "infrastructure.engine"}])
+        run, _ = run_json(tmp_path, cfg)
+    finally:
+        hosts.restart(h2, {})
+        listener.close()
+    status, summary = verdicts(run)[("infrastructure.engine", None)]
+    assert status == "SKIP", summary
+    assert f"did not connect to {tmp_path / 'engine.sock'}" in summary, summary
+    assert "AllowStreamLocalForwarding" in summary
 
 
 def test_an_engine_on_an_unknown_host_is_a_located_config_error(tmp_path: Path, hosts: Any) -> None:
