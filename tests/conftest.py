@@ -18,8 +18,10 @@ pytest-docker's fixtures would run a second ``compose up`` of the same project.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -122,6 +124,33 @@ def _missing(
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message} (CI=true: {required})")
     pytest.skip(message)
+
+
+@contextmanager
+def demo_api_process(env: dict[str, str], log_dir: Path, cwd: Path) -> Iterator[str]:
+    """One demo API process (uvicorn) with `env` on a free loopback port: its URL once it
+    answers /health/live; killed with its process group afterwards."""
+    from demo.stack import procs
+
+    port = procs.free_port()
+    argv = [sys.executable, "-m", "uvicorn", "demo.api:app", "--host", "127.0.0.1"]
+    pid = procs.spawn(
+        [*argv, "--port", str(port), "--no-access-log"],
+        log_dir / f"api-{port}.log",
+        env=env,
+        cwd=cwd,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        procs.wait_until(
+            lambda: procs.http_ok(f"{url}/health/live"),
+            60,
+            "the demo API",
+            alive=lambda: procs.alive(pid),
+        )
+        yield url
+    finally:
+        procs.kill_group(pid)
 
 
 def tool(name: str) -> str:

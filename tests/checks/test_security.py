@@ -43,6 +43,7 @@ import pytest
 from checks import _security as sec
 from golive.models import CheckResult, Status
 from golive.testing import run_check
+from tests.conftest import demo_api_process
 
 if TYPE_CHECKING:
     from demo.stack import Stack
@@ -163,38 +164,12 @@ def admin_sql(stack: Stack, *statements: str) -> None:
 @contextmanager
 def extra_api(stack: Stack, tmp: Path, **env: str) -> Iterator[str]:
     """A second demo API process with a changed environment (shares the stack's DB and Redis)."""
-    from demo.stack import app, procs
+    from demo.stack import app
 
     environ = app.app_env(stack)
     environ.update(env)
-    port = procs.free_port()
-    pid = procs.spawn(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "demo.api:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        tmp / f"api-{port}.log",
-        env=environ,
-        cwd=stack.state_dir,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        procs.wait_until(
-            lambda: procs.http_ok(f"{url}/health/live"),
-            30,
-            "extra api",
-            alive=lambda: procs.alive(pid),
-        )
+    with demo_api_process(environ, tmp, stack.state_dir) as url:
         yield url
-    finally:
-        procs.kill_group(pid)
 
 
 @contextmanager

@@ -29,7 +29,7 @@ import psycopg
 import pytest
 
 from demo.upstream import UpstreamStack
-from tests.conftest import _missing, launched
+from tests.conftest import _missing, demo_api_process, launched
 
 REPO = Path(__file__).resolve().parents[2]
 # tables that Ordinaut's own processes write on their own while nobody calls them
@@ -68,7 +68,7 @@ def demo_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     a closed port), so these tests need no demo stack beside Ordinaut."""
     import secrets
 
-    from demo.stack import app, procs
+    from demo.stack import app
 
     env = app.python_env()
     env.update(
@@ -78,23 +78,8 @@ def demo_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         }
     )
-    tmp = tmp_path_factory.mktemp("demo-api")
-    port = procs.free_port()
-    argv = [sys.executable, "-m", "uvicorn", "demo.api:app", "--host", "127.0.0.1"]
-    pid = procs.spawn(
-        [*argv, "--port", str(port), "--no-access-log"], tmp / "api.log", env=env, cwd=REPO
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        procs.wait_until(
-            lambda: procs.http_ok(f"{url}/openapi.json"),
-            60,
-            "the demo API",
-            alive=lambda: procs.alive(pid),
-        )
+    with demo_api_process(env, tmp_path_factory.mktemp("demo-api"), REPO) as url:
         yield url
-    finally:
-        procs.kill_group(pid)
 
 
 def _table_counters(dsn: str) -> dict[str, tuple[int, int, int]]:
