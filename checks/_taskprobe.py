@@ -63,7 +63,8 @@ class _TaskApi:
         self.origin = (base.scheme, base.netloc)
         self._idle: list[Any] = []
         self._all: list[Any] = []
-        self.abandoned = 0  # requests cancelled after they were sent
+        self.abandoned = 0  # requests whose caller was cancelled after they were sent
+        self._inflight: set[asyncio.Future[Any]] = set()  # requests still on their way
         self.reasons: dict[str, str] = {}  # answer -> the API's reason, for error answers
         # which removals the API documents (None: no OpenAPI document, try both)
         self.can_delete: bool | None = None
@@ -82,6 +83,19 @@ class _TaskApi:
             content=content,
             extensions={"timeout": httpx.Timeout(self.ctx.api.timeout).as_dict()},
         )
+        # the request runs on in its own task when its caller is cancelled (an interrupted
+        # run): the API may commit a create it has received, and `settle` then learns its
+        # answer (the new task's id) instead of guessing when the API is done with it
+        sent = asyncio.ensure_future(self._exchange(request))
+        self._inflight.add(sent)
+        sent.add_done_callback(self._inflight.discard)
+        try:
+            return await asyncio.shield(sent)
+        except asyncio.CancelledError:
+            self.abandoned += 1
+            raise
+
+    async def _exchange(self, request: Any) -> Any:
         if self._idle:
             transport = self._idle.pop()
         else:
@@ -93,13 +107,20 @@ class _TaskApi:
                 await resp.aread()
             finally:
                 await resp.aclose()
-        except asyncio.CancelledError:
-            # the request may already be on its way: the API can still commit it
-            self.abandoned += 1
-            raise
         finally:
             self._idle.append(transport)
         return resp
+
+    async def settle(self, until: float) -> list[Any]:
+        """Wait (until monotonic time `until`) for the requests still on their way; their
+        answers, for those that got one."""
+        pending = set(self._inflight)
+        if not pending:
+            return []
+        done, late = await asyncio.wait(pending, timeout=max(0.0, until - time.monotonic()))
+        for f in late:  # no answer in time: given up (the settle loop still watches for it)
+            f.cancel()
+        return [f.result() for f in done if not f.cancelled() and f.exception() is None]
 
     async def close(self) -> None:
         """Close the connections."""
@@ -402,11 +423,15 @@ async def _clean_up(
             else:
                 results[task_id] = "no time left before the check's timeout"
 
+    # creates still on their way when the run was interrupted: their answers come first,
+    # so that a task the API commits for one of them is in the listing below
+    await api.settle(min(end - 1.0, time.monotonic() + ctx.api.timeout))
     ids = ids | await marked()
     await asyncio.gather(*(remove(i) for i in sorted(ids)))
     if api.abandoned:
-        # Creates cancelled in flight (an interrupted run) may be committed by the API
-        # after the listing above: poll until two listings in a row find nothing new.
+        # a create the API received but had not answered when its connection ended may still
+        # be committed after the listing above: poll until two listings in a row find nothing
+        # new.
         settle_until = min(end - 1.0, time.monotonic() + max(2.0, ctx.api.timeout))
         quiet = 0
         while quiet < 2 and time.monotonic() < settle_until:

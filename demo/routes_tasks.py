@@ -223,13 +223,24 @@ def run_now(task_id: uuid.UUID, actor: uuid.UUID = Agent, state: AppState = Stat
 
 @tasks_router.delete("/{task_id}", status_code=204)
 def delete_task(task_id: uuid.UUID, actor: uuid.UUID = Agent, state: AppState = State) -> Response:
-    """Delete a task with its runs and queued work (audited)."""
-    with state.pool.connection() as conn, conn.transaction():
-        task = _task_or_404(conn, task_id)
-        conn.execute("DELETE FROM due_work WHERE task_id = %s", (task_id,))
-        conn.execute("DELETE FROM task_run WHERE task_id = %s", (task_id,))
-        conn.execute("DELETE FROM task WHERE id = %s", (task_id,))
-        _audit(conn, actor, "task.deleted", task_id, {"title": task["title"]})
+    """Delete a task with its runs and queued work (audited).
+
+    The scheduler may queue an occurrence, or a worker record a run, between the deletes
+    of its rows and of the task itself; the task's delete then violates their foreign key,
+    and the whole delete is tried again (the new rows are deleted with it)."""
+    for attempt in range(5):
+        try:
+            with state.pool.connection() as conn, conn.transaction():
+                task = _task_or_404(conn, task_id)
+                conn.execute("DELETE FROM due_work WHERE task_id = %s", (task_id,))
+                conn.execute("DELETE FROM task_run WHERE task_id = %s", (task_id,))
+                conn.execute("DELETE FROM task WHERE id = %s", (task_id,))
+                _audit(conn, actor, "task.deleted", task_id, {"title": task["title"]})
+            break
+        except psycopg.errors.ForeignKeyViolation:
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
     return Response(status_code=204)
 
 

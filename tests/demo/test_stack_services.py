@@ -341,3 +341,46 @@ def test_containers_carry_compose_labels_and_hardening(stack_containers: Stack) 
         assert network.name == "ordinaut-network"
     finally:
         client.close()
+
+
+def test_delete_removes_an_occurrence_queued_while_it_ran(stack: Stack, api: httpx.Client) -> None:
+    """The scheduler queues an occurrence (here: a transaction that inserts one and holds)
+    between the delete's removal of the task's queued work and of the task: the task's
+    delete waits for it, violates the new row's foreign key, and the whole delete is tried
+    again, removing both. 204, nothing left, never a 500."""
+    import threading
+
+    title = f"golive-test-delete-race-{uuid.uuid4().hex[:8]}"
+    task = new_task(api, stack, title, schedule_expr="2099-01-01T00:00:00Z")
+    answer: dict[str, httpx.Response] = {}
+    headers = {"Authorization": f"Bearer {stack.api_token}"}
+
+    def delete() -> None:
+        with httpx.Client(base_url=stack.api_url, timeout=30, headers=headers) as client:
+            answer["delete"] = client.delete(f"/tasks/{task['id']}")
+
+    with psycopg.connect(stack.database_dsn) as held:
+        held.execute(
+            "INSERT INTO due_work (task_id, run_at) VALUES (%s, '2099-01-01')", (task["id"],)
+        )
+        thread = threading.Thread(target=delete, daemon=True)
+        thread.start()
+        poll(
+            lambda: query(
+                stack.database_dsn,
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE 'DELETE FROM task WHERE%%'",
+            ),
+            lambda rows: rows[0][0] >= 1,
+            what="the API's delete of the task waiting on the queued occurrence",
+        )
+        held.commit()
+    thread.join(30)
+    assert answer["delete"].status_code == 204, answer["delete"].text
+    left = query(
+        stack.database_dsn,
+        "SELECT (SELECT count(*) FROM task WHERE id = %(t)s),"
+        " (SELECT count(*) FROM due_work WHERE task_id = %(t)s)",
+        {"t": task["id"]},
+    )
+    assert left == [(0, 0)]
