@@ -11,9 +11,11 @@ memory, which does not depend on the machine's load, is.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +34,7 @@ from golive.cli import fatal_errors, load
 from golive.plan import resolve
 
 WORKDIR = Path(tempfile.mkdtemp(prefix="golive-hostile-"))
+atexit.register(shutil.rmtree, WORKDIR, ignore_errors=True)  # every process that imports it
 GENERATED = 500  # documents Hypothesis generates (each parsed by golive's YAML loader)
 STATS = {"documents": 0, "exit0": 0, "exit2": 0, "max_seconds": 0.0, "max_peak_bytes": 0}
 
