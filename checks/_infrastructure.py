@@ -44,15 +44,6 @@ def _space_row(space: DiskSpace) -> dict[str, Any]:
     }
 
 
-def _host_path(ctx: Context, path: str) -> str:
-    """A path on the check's host: relative paths start at the host's project root."""
-    if path.startswith("~") and ctx.host.is_local:
-        path = os.path.expanduser(path)
-    if os.path.isabs(path) or ctx.config.targets.project is None:
-        return path
-    return os.path.join(ctx.project_root, path)
-
-
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 

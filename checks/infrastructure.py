@@ -20,7 +20,6 @@ from ._infrastructure import (
     _can_write,
     _compose_cli,
     _host_accounts,
-    _host_path,
     _hostport,
     _listening_on,
     _sentence,
@@ -137,7 +136,7 @@ async def disk(
     rows: list[dict[str, Any]] = []
     fails, warns, absent = [], [], []
     for raw in paths:
-        path = _host_path(ctx, raw)
+        path = ctx.host_path(raw)
         if await ctx.host.stat(path) is None:
             absent.append(raw)
             rows.append({"path": raw, "result": "missing"})
@@ -475,7 +474,7 @@ async def tls(
     there."""
     from golive import tlsinfo
 
-    cert = _host_path(ctx, cert_file) if cert_file and not endpoint else None
+    cert = ctx.host_path(cert_file) if cert_file and not endpoint else None
     if not endpoint:
         if cert is None:
             return Outcome.skip("Neither endpoint nor cert_file is configured")
@@ -491,7 +490,7 @@ async def tls(
         if not os.path.isabs(ca) and project is not None:
             ca = os.path.join(project.root, ca)
     elif ca_file:
-        ca = _host_path(ctx, ca_file)
+        ca = ctx.host_path(ca_file)
     read = None if local else ctx.host.read_bytes
     return await tlsinfo.evaluate(
         cert_file=cert,
@@ -534,7 +533,7 @@ async def backup_storage(
     project root): there the user is looked up in the host's /etc/passwd and /etc/group,
     and defaults to the SSH login user."""
     host = ctx.host
-    p = _host_path(ctx, path)
+    p = ctx.host_path(path)
     if host.is_local:
         import grp
         import pwd

@@ -41,15 +41,6 @@ _DATED = re.compile(
 )
 
 
-def _host_path(ctx: Context, path: str) -> str:
-    """A path on the check's host: relative paths start at the host's project root."""
-    if path.startswith("~") and ctx.host.is_local:
-        path = os.path.expanduser(path)
-    if os.path.isabs(path) or ctx.config.targets.project is None:
-        return path
-    return os.path.join(ctx.project_root, path)
-
-
 def _resolve(ctx: Context, path: str) -> Path:
     p = Path(os.path.expanduser(path))
     project = ctx.config.targets.project
@@ -112,7 +103,7 @@ async def runbooks(
     fails: list[str] = []
     stale: list[str] = []
     for doc in documents:
-        path = _host_path(ctx, doc)
+        path = ctx.host_path(doc)
         st = await ctx.host.stat(path)
         if st is None or not st.is_file:
             rows.append({"document": doc, "result": "missing"})
@@ -220,7 +211,7 @@ async def scripts(
     warns: list[str] = []
     host = ctx.host
     for raw in scripts:
-        path = _host_path(ctx, raw)
+        path = ctx.host_path(raw)
         st = await host.stat(path)
         if st is None:
             rows.append({"script": raw, "result": "missing"})
@@ -417,7 +408,7 @@ async def cron(
         dirs,
         cap,
         user_crontab,
-        [_host_path(ctx, f) for f in crontab_files],
+        [ctx.host_path(f) for f in crontab_files],
     )
     now = datetime.now().astimezone()
     rows: list[dict[str, Any]] = []
@@ -542,7 +533,7 @@ async def contacts(
     found: dict[str, str] = {_norm_role(k): v for k, v in contacts.items()}
     source = "golive.yaml params" if contacts else ""
     if file:
-        p = str(_resolve(ctx, file)) if ctx.host.is_local else _host_path(ctx, file)
+        p = str(_resolve(ctx, file)) if ctx.host.is_local else ctx.host_path(file)
         try:
             raw = await ctx.host.read_bytes(p)
             data = yaml.safe_load(raw.decode("utf-8"))

@@ -211,6 +211,17 @@ class Context:
         """The deployed project tree on `host` (its `project_root`, else targets.project.root)."""
         return self.targets.project_root(self.host)
 
+    def host_path(self, path: str) -> str:
+        """`path` on the check's host: relative paths start at the host's project root
+        (`~` is expanded only on the local machine)."""
+        import os
+
+        if path.startswith("~") and self.host.is_local:
+            path = os.path.expanduser(path)
+        if os.path.isabs(path) or self.config.targets.project is None:
+            return path
+        return os.path.join(self.project_root, path)
+
     @property
     def run_id(self) -> str:
         """The run's unique id (use it to mark anything a check creates)."""
