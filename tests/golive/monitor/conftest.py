@@ -3,7 +3,8 @@
 - `webhook`: an HTTP server (http.server, in a thread) that records every POST and can be
   told to answer 500 to the next N requests;
 - `smtp_sink`: the aiosmtpd command-line SMTP server (`python -m aiosmtpd -n -l
-  127.0.0.1:PORT`, Debugging handler), whose stdout holds every message received.
+  127.0.0.1:PORT`, Debugging handler), whose stdout holds every message received;
+- `scratch`: test-only Prometheus servers, the fixture of tests/checks/test_monitoring.py.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.checks.test_monitoring import scratch  # noqa: F401 - a fixture, shared here
 
 
 def free_port() -> int:

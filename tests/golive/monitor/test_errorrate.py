@@ -27,31 +27,12 @@ from golive.monitor.cycle import CycleResult, sample_stack
 from golive.monitor.errorrate import _candidates, derived_query
 from golive.monitor.model import Sample, Verdict
 from golive.targets.prometheus import referenced_metrics
-from tests.checks.test_monitoring import ScratchPrometheus, prom_config
+from tests.checks.test_monitoring import ScratchPrometheus
 
 from .stackcfg import await_prometheus_traffic, redactor_for, short_windows
 from .test_e2e import until
 
 DEFAULT_METRIC = "http_requests_total"
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Callable[..., ScratchPrometheus]]:
-    """Test-only Prometheus servers (the Debian binary): `scratch(*jobs, self_scrape=False)`."""
-    started: list[ScratchPrometheus] = []
-
-    def make(*jobs: tuple[str, str], self_scrape: bool = False) -> ScratchPrometheus:
-        prom = ScratchPrometheus(tmp_path / f"prom{len(started)}", {})
-        if self_scrape:
-            jobs = (("prometheus", f"127.0.0.1:{prom.port}"), *jobs)
-        prom.write(prom_config(*jobs))
-        started.append(prom)
-        prom.start()
-        return prom
-
-    yield make
-    for p in started:
-        p.stop()
 
 
 def take(cfg: Any) -> Sample:
